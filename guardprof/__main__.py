@@ -1,0 +1,3 @@
+from guardprof.cli import main
+
+main()

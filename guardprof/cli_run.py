@@ -1,0 +1,59 @@
+"""`guardprof run`: time the workload as dynamo_guard_eval.py does and explain the guard cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from guardprof.cli_options import json_option, workload_options
+from guardprof.fileio import check_writable
+from guardprof.progress import Progress
+
+
+@click.command()
+@workload_options()
+@json_option()
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only the original benchmark's line: 'compiled 688.7us (warmup=34.0s)'.")
+@click.option("--load", "load_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="PATH",
+              help="Re-render a saved --json report instead of running.")
+@click.option("--no-cross-check", is_flag=True,
+              help="Skip the torch.profiler pass (saves ~1 s).")
+def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
+        no_cross_check: bool) -> None:
+    """Run the standard guard benchmark (or --target) and explain its guard cost.
+
+    The first line has the original benchmark's format (µs per iteration of all calls, and the
+    warm-up seconds). Then: eager baseline and overhead, guard time per call replayed from the
+    real cache order, a torch.profiler cross-check, every cache entry with its guards and the
+    recompile reason that created it, and what it means.
+
+    \b
+    Examples:
+      guardprof run                                  # as PyTorch's dynamo_guard_eval.py
+      guardprof run --backend eager --json result.json
+      guardprof run --target my_workload.py:make --backend eager
+      guardprof run --load result.json               # re-render a saved report
+    """
+    from guardprof.render_text import render
+    from guardprof.report import load_report, save_report
+
+    if load_path is not None:
+        report = load_report(load_path)
+    else:
+        if json_path is not None:
+            check_writable(json_path)
+        from guardprof.measure import measure
+
+        progress = Progress(enabled=None if not quiet else False)
+        try:
+            report = measure(spec, progress, cross_check=not no_cross_check)
+        finally:
+            progress.clear()
+    if json_path is not None and load_path is None:
+        save_report(report, json_path)
+    click.echo(report.result_line if quiet else render(report), nl=quiet)
+    if json_path is not None and load_path is None and not quiet:
+        click.echo(f"report written to {json_path}")

@@ -1,0 +1,51 @@
+"""Atomic file output: a reader sees the old file or the whole new one, never half of it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from guardprof.errors import GuardprofError
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail early (before minutes of work) when `path` cannot be written."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise GuardprofError(f"cannot write {target}: it is a directory")
+    if not parent.is_dir():
+        raise GuardprofError(f"cannot write {target}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise GuardprofError(f"cannot write {target}: folder {parent} is not writable")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it over `path` only on success."""
+    target = check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

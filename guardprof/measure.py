@@ -1,0 +1,298 @@
+"""Workload → measurement → GuardReport: the one pipeline every command builds on."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from guardprof import torch_compat
+from guardprof.capture import Capture, capture_iteration
+from guardprof.explain import findings_for
+from guardprof.progress import SILENT, Progress
+from guardprof.replay import METHOD as REPLAY_METHOD
+from guardprof.replay import Replay, replay
+from guardprof.report import (
+    SCHEMA_VERSION,
+    CallGuardCost,
+    CrossCheck,
+    EntryReport,
+    Environment,
+    FrameReport,
+    GuardCost,
+    GuardReport,
+    Timing,
+    WorkloadInfo,
+)
+from guardprof.runner import (
+    PreparedWorkload,
+    calibrate_number,
+    prepare,
+    time_loop,
+    warm_up,
+)
+from guardprof.stats import SampleStats
+from guardprof.torch_compat import CompileRecorder
+from guardprof.workload import WorkloadSpec
+
+TIMING_METHOD = (
+    "timed in the hot loop: timeit.repeat(number, repeat) of one iteration (each call once), "
+    "median over repeats"
+)
+CROSS_CHECK_METHOD = (
+    "profiler events: torch.profiler 'TorchDynamo Cache Lookup' events in a separate pass, "
+    "median event × events per call"
+)
+CROSS_CHECK_MIN_CALLS = 200
+CROSS_CHECK_MAX_ITERATIONS = 50
+
+
+@dataclass
+class WarmWorkload:
+    """A prepared workload after warm-up: every entry compiled, ready for the hot loop."""
+
+    prepared: PreparedWorkload
+    warmup_s: float
+    compiles: CompileRecorder
+    number: int
+    number_calibrated: bool
+
+    @property
+    def spec(self) -> WorkloadSpec:
+        return self.prepared.spec
+
+    def run_compiled(self):
+        return self.prepared.iteration(self.prepared.compiled)
+
+    def run_eager(self):
+        return self.prepared.iteration(self.prepared.eager)
+
+
+def warm(spec: WorkloadSpec, progress: Progress = SILENT) -> WarmWorkload:
+    """Prepare, compile (during warm-up, as the original does) and choose `number`."""
+    progress.update("building the workload")
+    prepared = prepare(spec)
+    run_fn = prepared.iteration(prepared.compiled)
+
+    def on_compile(record) -> None:
+        progress.update(f"compiling entry {record.compile_id} (#{len(recorder.records)})")
+
+    with CompileRecorder(on_compile) as recorder:
+        warmup_s = warm_up(run_fn, spec.device, progress)
+    if spec.number is not None:
+        return WarmWorkload(prepared, warmup_s, recorder, spec.number, False)
+    progress.update("calibrating iterations per timing round")
+    return WarmWorkload(prepared, warmup_s, recorder, calibrate_number(run_fn), True)
+
+
+def measure(
+    spec: WorkloadSpec,
+    progress: Progress = SILENT,
+    *,
+    eager_baseline: bool = True,
+    cross_check: bool = True,
+) -> GuardReport:
+    return measure_warm(
+        warm(spec, progress), progress, eager_baseline=eager_baseline, cross_check=cross_check
+    )
+
+
+def measure_warm(
+    warmed: WarmWorkload,
+    progress: Progress = SILENT,
+    *,
+    eager_baseline: bool = True,
+    cross_check: bool = True,
+) -> GuardReport:
+    spec, prepared = warmed.spec, warmed.prepared
+    calls = prepared.calls
+    compiled_s = time_loop(
+        warmed.run_compiled(), warmed.number, spec.repeat, spec.device, "compiled", progress
+    )
+    eager_s = None
+    if eager_baseline:
+        eager_s = time_loop(
+            warmed.run_eager(), warmed.number, spec.repeat, spec.device, "eager", progress
+        )
+    progress.update("capturing one iteration's frames and cache order")
+    capture = capture_iteration(prepared.compiled, calls)
+    replayed = replay(capture, progress)
+    check = _cross_check(warmed, len(calls), progress) if cross_check else _cross_check_skipped()
+    progress.clear()
+
+    per_iter = 1e6 / warmed.number
+    timing = Timing(
+        method=TIMING_METHOD,
+        compiled_us_per_iteration=SampleStats.of([t * per_iter for t in compiled_s], "us"),
+        eager_us_per_iteration=(
+            SampleStats.of([t * per_iter for t in eager_s], "us") if eager_s else None
+        ),
+        warmup_s=warmed.warmup_s,
+        calls_per_iteration=len(calls),
+    )
+    notes = [n for n in (warmed.compiles.note, check.note) if n]
+    report = GuardReport(
+        schema_version=SCHEMA_VERSION,
+        result_line=f"{prepared.workload.name} {timing.compiled_us_per_iteration.median:.1f}us "
+        f"(warmup={warmed.warmup_s:.1f}s)",
+        environment=environment(spec.device),
+        workload=_workload_info(warmed),
+        timing=timing,
+        guard_cost=_guard_cost(replayed, len(calls)),
+        cross_check=check,
+        frames=_frames(capture, replayed, warmed.compiles),
+        findings=[],
+        notes=notes,
+        unattributed_reasons=list(warmed.compiles.trailing_reasons),
+        dynamo_counters=torch_compat.dynamo_counters(),
+    )
+    if capture.new_entries:
+        report.notes.append(
+            f"{capture.new_entries} cache entries were compiled after warm-up: the workload "
+            "was still compiling, so timings include compilation"
+        )
+    report.findings = findings_for(report)
+    return report
+
+
+def environment(device: str) -> Environment:
+    import torch
+
+    import guardprof
+
+    device_name = platform.processor() or platform.machine()
+    if device == "cuda":
+        device_name = torch.cuda.get_device_name()
+    return Environment(
+        guardprof_version=guardprof.__version__,
+        torch_version=torch_compat.torch_version(),
+        python_version=sys.version.split()[0],
+        platform=platform.platform(),
+        device=device,
+        device_name=device_name,
+        torch_threads=torch.get_num_threads(),
+        cpu_count=os.cpu_count() or 0,
+    )
+
+
+def _workload_info(warmed: WarmWorkload) -> WorkloadInfo:
+    spec, prepared = warmed.spec, warmed.prepared
+    return WorkloadInfo(
+        kind=spec.kind,
+        name=prepared.workload.name,
+        target=spec.target,
+        backend=spec.backend,
+        dynamic=str(spec.dynamic),
+        num_args=spec.num_args if spec.kind == "standard" else None,
+        sizes=list(spec.sizes) if spec.kind == "standard" and spec.sizes else None,
+        recompile_limit=spec.recompile_limit,
+        number=warmed.number,
+        number_calibrated=warmed.number_calibrated,
+        repeat=spec.repeat,
+        device=spec.device,
+        seed=spec.seed,
+        calls_per_iteration=len(prepared.calls),
+        compiled_as_given=prepared.compiled_as_given,
+    )
+
+
+def _guard_cost(replayed: Replay, n_calls: int) -> GuardCost:
+    calls = [CallGuardCost(i, 0, 0.0, 0.0, False) for i in range(n_calls)]
+    for inv in replayed.invocations:
+        cost = calls[inv.call_index]
+        cost.walk_depth += len(inv.steps)
+        cost.fell_back = cost.fell_back or inv.fell_back
+        for step in inv.steps:
+            if step.passed:
+                cost.accepted_us += step.seconds * 1e6
+            else:
+                cost.rejected_us += step.seconds * 1e6
+    return GuardCost(
+        method=REPLAY_METHOD,
+        calls=calls,
+        python_call_overhead_us=replayed.call_overhead_s * 1e6,
+        mismatches=replayed.mismatches,
+    )
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def _frames(capture: Capture, replayed: Replay, compiles: CompileRecorder) -> list[FrameReport]:
+    reasons = compiles.reasons_by_compile_id()
+    frames = []
+    for code, entries in capture.order_before.items():
+        invocations = [inv for inv in replayed.invocations if inv.code is code]
+        entry_reports = []
+        for position, entry in enumerate(entries):
+            steps = [s for inv in invocations for s in inv.steps if s.compile_id == entry.compile_id]
+            kinds = torch_compat.guard_kind_counts(entry.guard_tree())
+            entry_reports.append(
+                EntryReport(
+                    compile_id=entry.compile_id,
+                    position=position,
+                    guards_total=sum(kinds.values()),
+                    guards_by_kind=dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+                    serves_calls=sorted(
+                        {inv.call_index for inv in invocations if inv.accepted == entry.compile_id}
+                    ),
+                    pass_check_us=_median_or_none([s.seconds * 1e6 for s in steps if s.passed]),
+                    fail_check_us=_median_or_none(
+                        [s.seconds * 1e6 for s in steps if not s.passed]
+                    ),
+                    recompile_reasons=reasons.get(entry.compile_id, []),
+                )
+            )
+        frames.append(
+            FrameReport(
+                name=code.co_name,
+                filename=code.co_filename,
+                firstlineno=code.co_firstlineno,
+                entries=entry_reports,
+                uncompiled_calls=sorted({inv.call_index for inv in invocations if inv.fell_back}),
+            )
+        )
+    return frames
+
+
+def _cross_check_skipped() -> CrossCheck:
+    return CrossCheck(method=CROSS_CHECK_METHOD, available=False, note="cross-check not run")
+
+
+def _cross_check(warmed: WarmWorkload, calls_per_iteration: int, progress: Progress) -> CrossCheck:
+    iterations = min(
+        CROSS_CHECK_MAX_ITERATIONS, max(1, math.ceil(CROSS_CHECK_MIN_CALLS / calls_per_iteration))
+    )
+    progress.update(f"profiler cross-check: {iterations} iterations under torch.profiler")
+    try:
+        durations = torch_compat.profile_cache_lookups(warmed.run_compiled(), iterations)
+    except Exception as exc:  # the profiler differs by build; its absence is a note, not a crash
+        return CrossCheck(
+            method=CROSS_CHECK_METHOD,
+            available=False,
+            note=f"torch.profiler failed on torch {torch_compat.torch_version()}: {exc}",
+            iterations=iterations,
+        )
+    if not durations:
+        return CrossCheck(
+            method=CROSS_CHECK_METHOD,
+            available=False,
+            note=f"torch {torch_compat.torch_version()} recorded no "
+            f"'{torch_compat.CACHE_LOOKUP_EVENT}' events",
+            iterations=iterations,
+        )
+    median = float(np.median(durations))
+    per_call = median * len(durations) / (iterations * calls_per_iteration)
+    return CrossCheck(
+        method=CROSS_CHECK_METHOD,
+        available=True,
+        iterations=iterations,
+        events=len(durations),
+        median_event_us=median,
+        per_call_us=per_call,
+    )

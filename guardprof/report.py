@@ -1,0 +1,265 @@
+"""The GuardReport: plain data, saved as versioned JSON and loaded back into the same classes.
+
+Renderers only read a report; nothing here measures anything. Every figure carries its unit in
+its name (`_us`, `_s`) and every section its method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from guardprof.errors import GuardprofError
+from guardprof.fileio import write_text_atomic
+from guardprof.stats import SampleStats
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Environment:
+    guardprof_version: str
+    torch_version: str
+    python_version: str
+    platform: str
+    device: str
+    device_name: str
+    torch_threads: int
+    cpu_count: int
+
+
+@dataclass
+class WorkloadInfo:
+    kind: str  # "standard" | "target"
+    name: str
+    target: str | None
+    backend: str
+    dynamic: str  # "True" | "False" | "None"
+    num_args: int | None
+    sizes: list[int] | None
+    recompile_limit: int
+    number: int
+    number_calibrated: bool
+    repeat: int
+    device: str
+    seed: int | None
+    calls_per_iteration: int
+    compiled_as_given: bool  # a torch.compile result was passed; backend/dynamic options unused
+
+
+@dataclass
+class Timing:
+    method: str
+    compiled_us_per_iteration: SampleStats
+    eager_us_per_iteration: SampleStats | None
+    warmup_s: float
+    calls_per_iteration: int
+
+    @property
+    def compiled_us_per_call(self) -> float:
+        return self.compiled_us_per_iteration.median / self.calls_per_iteration
+
+    @property
+    def eager_us_per_call(self) -> float | None:
+        if self.eager_us_per_iteration is None:
+            return None
+        return self.eager_us_per_iteration.median / self.calls_per_iteration
+
+    @property
+    def overhead_us_per_call(self) -> float | None:
+        eager = self.eager_us_per_call
+        return None if eager is None else self.compiled_us_per_call - eager
+
+
+@dataclass
+class CallGuardCost:
+    call_index: int
+    walk_depth: int  # cache entries checked, over all frames the call ran
+    rejected_us: float
+    accepted_us: float
+    fell_back: bool  # some frame found no accepting entry and ran uncompiled
+
+    @property
+    def total_us(self) -> float:
+        return self.rejected_us + self.accepted_us
+
+
+@dataclass
+class GuardCost:
+    method: str
+    calls: list[CallGuardCost]
+    python_call_overhead_us: float  # subtracted from every timed check
+    mismatches: int  # replayed walks that chose another entry than the real run
+
+    def _mean(self, attr: str) -> float:
+        if not self.calls:
+            return 0.0
+        return sum(getattr(c, attr) for c in self.calls) / len(self.calls)
+
+    @property
+    def walk_depth_mean(self) -> float:
+        return self._mean("walk_depth")
+
+    @property
+    def rejected_us_per_call(self) -> float:
+        return self._mean("rejected_us")
+
+    @property
+    def accepted_us_per_call(self) -> float:
+        return self._mean("accepted_us")
+
+    @property
+    def total_us_per_call(self) -> float:
+        return self._mean("total_us")
+
+
+@dataclass
+class CrossCheck:
+    method: str
+    available: bool
+    note: str | None = None
+    iterations: int = 0
+    events: int = 0
+    median_event_us: float | None = None
+    per_call_us: float | None = None  # median event × events per call
+    tolerance: float = 0.15
+
+
+@dataclass
+class EntryReport:
+    compile_id: str
+    position: int  # 0 = front of the cache list when the captured iteration began
+    guards_total: int
+    guards_by_kind: dict[str, int]
+    serves_calls: list[int]
+    pass_check_us: float | None
+    fail_check_us: float | None
+    recompile_reasons: list[str]
+
+
+@dataclass
+class FrameReport:
+    name: str
+    filename: str
+    firstlineno: int
+    entries: list[EntryReport]
+    uncompiled_calls: list[int] = field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return f"{self.filename}:{self.firstlineno}"
+
+
+@dataclass
+class GuardReport:
+    schema_version: int
+    result_line: str  # the original benchmark's line: "compiled 688.7us (warmup=34.0s)"
+    environment: Environment
+    workload: WorkloadInfo
+    timing: Timing
+    guard_cost: GuardCost
+    cross_check: CrossCheck
+    frames: list[FrameReport]
+    findings: list[str]
+    notes: list[str]
+    unattributed_reasons: list[str] = field(default_factory=list)
+    dynamo_counters: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def entry_count(self) -> int:
+        return sum(len(f.entries) for f in self.frames)
+
+    def guard_share_of_call(self) -> float | None:
+        per_call = self.timing.compiled_us_per_call
+        return self.guard_cost.total_us_per_call / per_call if per_call > 0 else None
+
+    def guard_share_of_overhead(self) -> float | None:
+        overhead = self.timing.overhead_us_per_call
+        if overhead is None or overhead <= 0:
+            return None
+        return self.guard_cost.total_us_per_call / overhead
+
+    def cross_check_ratio(self) -> float | None:
+        replayed = self.guard_cost.total_us_per_call
+        if self.cross_check.per_call_us is None or replayed <= 0:
+            return None
+        return self.cross_check.per_call_us / replayed
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def to_dict(report: GuardReport) -> dict[str, Any]:
+    return dataclasses.asdict(report)
+
+
+def to_json(report: GuardReport) -> str:
+    return json.dumps(to_dict(report), indent=2, sort_keys=False) + "\n"
+
+
+def save_report(report: GuardReport, path: str | Path) -> Path:
+    return write_text_atomic(path, to_json(report))
+
+
+def from_dict(data: dict[str, Any]) -> GuardReport:
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise GuardprofError(
+            f"report has schema_version {version!r}; this guardprof reads version {SCHEMA_VERSION}"
+        )
+    try:
+        return _build(GuardReport, data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GuardprofError(f"report is not a valid guardprof report: {exc}") from exc
+
+
+def load_report(path: str | Path) -> GuardReport:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GuardprofError(f"cannot read report {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GuardprofError(f"{path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    return from_dict(data)
+
+
+def _build(tp: Any, value: Any) -> Any:
+    """Rebuild a value of annotated type `tp` from its JSON form (dataclasses, lists, dicts)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(inner[0], value)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for {tp.__name__}, got {type(value).__name__}")
+        hints = typing.get_type_hints(tp)
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _build(hints[f.name], value[f.name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise KeyError(f"{tp.__name__}.{f.name} missing")
+        return tp(**kwargs)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return [_build(item, v) for v in value]
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return {k: _build(item, v) for k, v in value.items()}
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value
