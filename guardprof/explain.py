@@ -76,11 +76,14 @@ def _walk_findings(report: GuardReport) -> list[str]:
     if not cost.calls or n_entries == 0:
         return ["No cache entries were found for the workload: nothing was compiled."]
     depth = cost.walk_depth_mean
-    rejected_share = cost.rejected_us_per_call / cost.total_us_per_call if cost.total_us_per_call else 0
+    total = cost.total_us_per_call
+    rejected_share = cost.rejected_us_per_call / total if total else 0.0
     calls = report.workload.calls_per_iteration
     if depth >= 1.5:
         cycling = all(
-            len(f.entries) > 1 and len(f.entries) <= calls and depth >= len(f.entries) - 0.5
+            1 < len(f.entries) <= calls
+            and depth >= len(f.entries) - 0.5
+            and not f.uncompiled_calls
             for f in report.frames
         )
         why = (
@@ -88,7 +91,8 @@ def _walk_findings(report: GuardReport) -> list[str]:
             f"was last used {n_entries} calls ago and sits at the back of the list (a hit moves "
             "its entry to the front)"
             if cycling and len(report.frames) == 1
-            else "the entry a call needs is often not at the front of the list"
+            else "the entry a call needs is often not at the front of the list, or no entry "
+            "accepts the call"
         )
         return [
             f"Each call checks {depth:.1f} cache entries on average ({n_entries} in all): {why}. "

@@ -230,7 +230,9 @@ def _frames(capture: Capture, replayed: Replay, compiles: CompileRecorder) -> li
         invocations = [inv for inv in replayed.invocations if inv.code is code]
         entry_reports = []
         for position, entry in enumerate(entries):
-            steps = [s for inv in invocations for s in inv.steps if s.compile_id == entry.compile_id]
+            steps = [
+                s for inv in invocations for s in inv.steps if s.compile_id == entry.compile_id
+            ]
             kinds = torch_compat.guard_kind_counts(entry.guard_tree())
             entry_reports.append(
                 EntryReport(

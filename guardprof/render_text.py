@@ -13,7 +13,8 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None) ->
 
     def fmt(row: list[str]) -> str:
         parts = [
-            c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(row, widths, align, strict=True)
+            c.rjust(w) if a == "r" else c.ljust(w)
+            for c, w, a in zip(row, widths, align, strict=True)
         ]
         return "  " + "  ".join(parts).rstrip()
 
@@ -64,13 +65,15 @@ def _workload_line(report: GuardReport) -> str:
 
 
 def _sizes(sizes: list[int]) -> str:
-    if len(sizes) > 2 and all(b - a == sizes[1] - sizes[0] for a, b in zip(sizes, sizes[1:])):
+    steps = {b - a for a, b in zip(sizes, sizes[1:], strict=False)}
+    if len(sizes) > 2 and len(steps) == 1:
         return f"{sizes[0]}..{sizes[-1]} step {sizes[1] - sizes[0]}"
     return ",".join(map(str, sizes))
 
 
 def render(report: GuardReport) -> str:
-    env, timing, cost, check = report.environment, report.timing, report.guard_cost, report.cross_check
+    env, timing = report.environment, report.timing
+    cost, check = report.guard_cost, report.cross_check
     lines = [report.result_line, ""]
     lines.append(
         f"guardprof {env.guardprof_version} · torch {env.torch_version} · Python "
@@ -170,7 +173,9 @@ def _frame_section(frame: FrameReport) -> list[str]:
     if kinds and all(k == kinds[0] for k in kinds):
         lines.append(f"  guards by kind (every entry): {_kinds(kinds[0])}")
     else:
-        lines += [f"  guards by kind, {e.compile_id}: {_kinds(e.guards_by_kind)}" for e in frame.entries]
+        lines += [
+            f"  guards by kind, {e.compile_id}: {_kinds(e.guards_by_kind)}" for e in frame.entries
+        ]
     if frame.uncompiled_calls:
         lines.append(
             f"  calls that ran uncompiled (no entry accepted them): "

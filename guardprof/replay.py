@@ -44,7 +44,6 @@ class ReplayedInvocation:
     code: types.CodeType
     steps: list[CheckStep] = field(default_factory=list)
     fell_back: bool = False  # no entry accepted: dynamo ran the frame uncompiled
-    expected: str | None = None  # the entry that really served it during capture
 
     @property
     def accepted(self) -> str | None:
@@ -79,9 +78,7 @@ def replay(capture: Capture, progress: Progress = SILENT) -> Replay:
             mismatches += 1
         walks.append(
             (
-                ReplayedInvocation(
-                    inv.call_index, inv.code, fell_back=accepted is None, expected=inv.served_by
-                ),
+                ReplayedInvocation(inv.call_index, inv.code, fell_back=accepted is None),
                 [(entry, ok, inv.f_locals) for entry, ok in visited],
             )
         )

@@ -26,7 +26,9 @@ class SampleStats:
             return cls(unit=unit)
         arr = np.asarray(values)
         q1, med, q3 = np.percentile(arr, [25, 50, 75])
-        return cls(unit, values, float(med), float(q1), float(q3), float(arr.min()), float(arr.max()))
+        return cls(
+            unit, values, float(med), float(q1), float(q3), float(arr.min()), float(arr.max())
+        )
 
     @property
     def iqr(self) -> float:

@@ -1,0 +1,259 @@
+"""`guardprof run`: the report's numbers are consistent, targets of each form work, bad input
+gets one line and the right exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from guardprof import torch_compat
+from guardprof.cli import main
+from guardprof.measure import measure
+from guardprof.report import from_dict, load_report, to_dict
+from tests.conftest import small_spec
+
+TARGETS = Path(__file__).parent / "workloads" / "user_targets.py"
+SMALL = ["--backend", "eager", "--num-args", "8", "--sizes", "4,8,12,16", "--number", "20",
+         "--repeat", "3"]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+# --- the report's numbers --------------------------------------------------------------------
+
+
+def test_guard_time_fits_inside_the_compiled_call(standard_small_report):
+    r = standard_small_report
+    assert 0 < r.guard_cost.total_us_per_call <= r.timing.compiled_us_per_call
+    assert r.guard_cost.total_us_per_call == pytest.approx(
+        r.guard_cost.rejected_us_per_call + r.guard_cost.accepted_us_per_call
+    )
+
+
+def test_cycling_inputs_walk_every_entry(standard_small_report):
+    r = standard_small_report
+    assert r.entry_count == 4
+    assert [c.walk_depth for c in r.guard_cost.calls] == [4, 4, 4, 4]
+    assert r.guard_cost.mismatches == 0
+    # each entry serves exactly the call of its size, in compile order
+    served = {e.compile_id: e.serves_calls for e in r.frames[0].entries}
+    assert served == {"0/0": [0], "0/1": [1], "0/2": [2], "0/3": [3]}
+    assert r.guard_cost.rejected_us_per_call > 0
+
+
+def test_repeated_input_walks_one_entry():
+    r = measure(small_spec(sizes=(8, 8, 8)), cross_check=False, eager_baseline=False)
+    assert r.entry_count == 1
+    assert [c.walk_depth for c in r.guard_cost.calls] == [1, 1, 1]
+    assert r.guard_cost.rejected_us_per_call == 0
+    assert "first entry it checks" in r.findings[0]
+
+
+def test_guard_counts_match_the_guard_tree():
+    """guards_total is what TORCH_LOGS=guards prints: one line per code part."""
+    report = measure(small_spec(sizes=(4, 8)), cross_check=False, eager_baseline=False)
+    (code,) = torch_compat.compiled_codes()  # live until the next measurement resets dynamo
+    live = {e.compile_id: e for e in torch_compat.cache_entries(code)}
+    assert len(report.frames[0].entries) == len(live) == 2
+    for entry in report.frames[0].entries:
+        handle = live[entry.compile_id]
+        tree = handle.guard_tree()
+        assert entry.guards_total == len(handle.guard_manager.code_parts)
+        assert entry.guards_total == len(re.findall(r"\+- [A-Z_]+:", tree))
+        assert entry.guards_by_kind["TENSOR_MATCH"] == 8  # one per tensor argument
+
+
+def test_recompile_reasons_name_the_failing_guard(standard_small_report):
+    entries = {e.compile_id: e for e in standard_small_report.frames[0].entries}
+    assert entries["0/0"].recompile_reasons == []
+    assert entries["0/2"].recompile_reasons[0] == (
+        "0/1: tensor 'x0' size mismatch at index 0. expected 8, actual 12"
+    )
+    assert len(entries["0/3"].recompile_reasons) == 3  # every existing entry rejected it
+
+
+def test_replay_and_profiler_agree_roughly(standard_small_report):
+    """Both measure the same lookups by different means. The profiler's event also spans
+    dynamo's lookup work outside the guard checks and its own recording cost: on this 2-core
+    machine (torch 2.13) it read 1.2–1.6× the replay. 0.5–2.5× is what we assert, so a broken
+    replay (off by an order of magnitude, or zero) fails."""
+    r = standard_small_report
+    assert r.cross_check.available, r.cross_check.note
+    assert r.cross_check.events >= 200
+    assert 0.5 <= r.cross_check_ratio() <= 2.5
+
+
+def test_json_round_trips_into_the_same_dataclasses(standard_small_report, tmp_path):
+    data = json.loads(json.dumps(to_dict(standard_small_report)))
+    assert data["schema_version"] == 1
+    assert from_dict(data) == standard_small_report
+
+
+def test_recompile_limit_fallback_is_a_finding_not_a_crash():
+    r = measure(small_spec(sizes=(2, 4, 6, 8, 10), recompile_limit=2), cross_check=False)
+    frame = r.frames[0]
+    assert len(frame.entries) == 2
+    assert frame.uncompiled_calls == [2, 3, 4]
+    assert any("ran uncompiled" in f and "recompile limit" in f for f in r.findings)
+    assert all(c.fell_back for c in r.guard_cost.calls[2:])
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_run_prints_the_original_line_then_the_report(tmp_path):
+    out = tmp_path / "result.json"
+    result = invoke("run", *SMALL, "--json", str(out))
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert re.fullmatch(r"compiled \d+\.\dus \(warmup=\d+\.\ds\)", first)
+    for heading in ("Timing", "Guard cost per call", "Cross-check", "Cache entries of foo",
+                    "What this means"):
+        assert heading in result.output
+    report = load_report(out)
+    assert report.result_line == first
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic write left no temp file
+
+
+def test_quiet_prints_only_the_original_line():
+    result = invoke("run", *SMALL, "--quiet", "--no-cross-check")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"compiled \d+\.\dus \(warmup=\d+\.\ds\)\n", result.output)
+
+
+def test_load_re_renders_without_running(standard_small_report, tmp_path):
+    from guardprof.report import save_report
+
+    path = save_report(standard_small_report, tmp_path / "r.json")
+    result = invoke("run", "--load", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(standard_small_report.result_line)
+
+
+def test_python_dash_m_entry_point():
+    proc = subprocess.run(
+        [sys.executable, "-m", "guardprof", "run", *SMALL, "--quiet", "--no-cross-check"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("compiled ")
+    assert proc.stderr == ""  # no progress when not a terminal
+
+
+@pytest.mark.parametrize(
+    "target, name, entries",
+    [
+        (f"{TARGETS}:make", "add_scaled", 2),
+        (f"{TARGETS}:WORKLOAD", "module_level", 1),
+        (f"{TARGETS}:make_module", "small_mlp", 1),
+        (f"{TARGETS}:make_precompiled", "add_scaled", 1),
+        ("tests.workloads.user_targets:make", "add_scaled", 2),
+    ],
+)
+def test_user_targets_of_each_form(target, name, entries, tmp_path):
+    out = tmp_path / "t.json"
+    result = invoke("run", "--target", target, "--backend", "eager", "--repeat", "3",
+                    "--no-cross-check", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    report = load_report(out)
+    assert report.workload.name == name
+    assert report.workload.number_calibrated
+    assert report.entry_count == entries
+    assert result.output.startswith(f"{name} ")
+
+
+def test_graph_break_target_finds_both_frames(tmp_path):
+    out = tmp_path / "t.json"
+    result = invoke("run", "--target", f"{TARGETS}:make_graph_break", "--backend", "eager",
+                    "--repeat", "3", "--number", "50", "--no-cross-check", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    names = [f.name for f in load_report(out).frames]
+    assert "with_graph_break" in names
+    assert any(n.startswith("torch_dynamo_resume_in_with_graph_break") for n in names)
+    assert load_report(out).guard_cost.calls[0].walk_depth == 2  # one entry per frame
+
+
+def test_precompiled_target_is_reported_as_given():
+    result = invoke("run", "--target", f"{TARGETS}:make_precompiled", "--repeat", "2",
+                    "--number", "10", "--no-cross-check")
+    assert result.exit_code == 0, result.output
+    assert "compiled by the target" in result.output
+
+
+# --- bad input: one line, no traceback, the right exit code ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--target", "no_such_mod:make"], 2, "target module 'no_such_mod' not found"),
+        (["--target", "missing/file.py:make"], 2, "target file 'missing/file.py' not found"),
+        (["--target", f"{TARGETS}:nope"], 2, "has no attribute 'nope'"),
+        (["--target", f"{TARGETS}:make_raises"], 1, "raised ValueError: no data here"),
+        (["--target", f"{TARGETS}:make_wrong_type"], 2, "returned list, expected a guardprof"),
+        (["--target", f"{TARGETS}:make_empty"], 2, "Workload.calls is empty"),
+        (["--target", f"{TARGETS}:NOT_CALLABLE"], 2, "is a int"),
+        (["--target", "nocolon"], 2, "use MODULE:NAME"),
+        (["--sizes", "10:abc"], 2, "bad --sizes '10:abc'"),
+        (["--sizes", "10:5"], 2, "it gives no sizes"),
+        (["--sizes", "0,4"], 2, "sizes must be positive"),
+        (["--num-args", "0"], 2, "--num-args must be at least 1"),
+        (["--repeat", "0"], 2, "--repeat must be at least 1"),
+        (["--json", "/nonexistent-dir/x.json"], 1, "folder /nonexistent-dir does not exist"),
+        (["--load", "/nonexistent.json"], 1, "cannot read report"),
+    ],
+)
+def test_bad_input_gets_one_line(args, code, message):
+    result = invoke("run", "--backend", "eager", *args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(error_lines) == 1
+
+
+def test_cuda_unavailable_is_a_usage_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = invoke("run", "--device", "cuda", *SMALL)
+    assert result.exit_code == 2
+    assert "CUDA is not available" in result.output
+
+
+def test_unwritable_json_folder(tmp_path):
+    if os.geteuid() == 0:
+        # root writes anywhere: a path under a regular file is unwritable for everyone
+        target = tmp_path / "file"
+        target.write_text("x")
+        path = target / "r.json"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        path = locked / "r.json"
+    result = invoke("run", *SMALL, "--json", str(path))
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+
+
+def test_corrupt_and_wrong_version_loads(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "resu')
+    result = invoke("run", "--load", str(bad))
+    assert result.exit_code == 1 and "not valid JSON" in result.output
+    bad.write_text('{"schema_version": 99}')
+    result = invoke("run", "--load", str(bad))
+    assert result.exit_code == 1 and "schema_version 99" in result.output
+    bad.write_text('{"schema_version": 1}')
+    result = invoke("run", "--load", str(bad))
+    assert result.exit_code == 1 and "not a valid guardprof report" in result.output
