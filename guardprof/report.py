@@ -194,8 +194,30 @@ class GuardReport:
 # --- JSON -----------------------------------------------------------------------------------
 
 
+def summary(report: GuardReport) -> dict[str, float | int | None]:
+    """The headline figures derived from the report's data (written to JSON, not read back)."""
+    timing, cost = report.timing, report.guard_cost
+    return {
+        "compiled_us_per_iteration": timing.compiled_us_per_iteration.median,
+        "compiled_us_per_call": timing.compiled_us_per_call,
+        "eager_us_per_call": timing.eager_us_per_call,
+        "overhead_us_per_call": timing.overhead_us_per_call,
+        "guard_us_per_call": cost.total_us_per_call,
+        "rejected_us_per_call": cost.rejected_us_per_call,
+        "accepted_us_per_call": cost.accepted_us_per_call,
+        "walk_depth_mean": cost.walk_depth_mean,
+        "guard_share_of_call": report.guard_share_of_call(),
+        "guard_share_of_overhead": report.guard_share_of_overhead(),
+        "profiler_us_per_call": report.cross_check.per_call_us,
+        "profiler_to_replay_ratio": report.cross_check_ratio(),
+        "cache_entries": report.entry_count,
+    }
+
+
 def to_dict(report: GuardReport) -> dict[str, Any]:
-    return dataclasses.asdict(report)
+    data = dataclasses.asdict(report)
+    data["summary"] = summary(report)
+    return data
 
 
 def to_json(report: GuardReport) -> str:
