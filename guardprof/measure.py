@@ -78,8 +78,16 @@ def warm(spec: WorkloadSpec, progress: Progress = SILENT) -> WarmWorkload:
     prepared = prepare(spec)
     run_fn = prepared.iteration(prepared.compiled)
 
+    # The standard workload with static shapes compiles one entry per distinct size.
+    expected = (
+        f"/{len(set(spec.sizes))}" if spec.kind == "standard" and spec.dynamic is False else ""
+    )
+
     def on_compile(record) -> None:
-        progress.update(f"compiling entry {record.compile_id} (#{len(recorder.records)})")
+        progress.update(
+            f"compiling entry {len(recorder.records)}{expected} (compile id {record.compile_id}, "
+            f"backend {spec.backend})"
+        )
 
     with CompileRecorder(on_compile) as recorder:
         warmup_s = warm_up(run_fn, spec.device, progress)
@@ -257,6 +265,7 @@ def _frames(capture: Capture, replayed: Replay, compiles: CompileRecorder) -> li
                 firstlineno=code.co_firstlineno,
                 entries=entry_reports,
                 uncompiled_calls=sorted({inv.call_index for inv in invocations if inv.fell_back}),
+                torch_internal=torch_compat.is_torch_internal(code),
             )
         )
     return frames

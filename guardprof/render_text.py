@@ -154,6 +154,11 @@ def _frame_section(frame: FrameReport) -> list[str]:
         f"Cache entries of {frame.name} ({frame.location}), in cache order "
         "(pass/fail: replayed check µs, median)"
     ]
+    if frame.torch_internal:
+        lines.append(
+            "  (a torch-internal wrapper that holds the compiled callable's entries; other "
+            "callables compiled through it share this list and its walk)"
+        )
     rows = []
     for e in frame.entries:
         reason = e.recompile_reasons[0] if e.recompile_reasons else (

@@ -149,6 +149,9 @@ class FrameReport:
     firstlineno: int
     entries: list[EntryReport]
     uncompiled_calls: list[int] = field(default_factory=list)
+    # A torch-internal wrapper's code (e.g. external_utils.inner on torch 2.11) holding the
+    # entries of the compiled callable: its entry list may be shared by other callables.
+    torch_internal: bool = False
 
     @property
     def location(self) -> str:

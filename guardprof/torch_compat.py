@@ -120,6 +120,12 @@ def cache_entries(code: types.CodeType) -> list[EntryHandle]:
     return entries
 
 
+def is_torch_internal(code: types.CodeType) -> bool:
+    """A frame of torch's own source (a wrapper dynamo compiled), not the user's code."""
+    torch_dir = os.path.dirname(torch.__file__)
+    return os.path.abspath(code.co_filename).startswith(torch_dir + os.sep)
+
+
 def guard_kind_counts(tree: str) -> dict[str, int]:
     """Guards by kind, counted as the guard tree prints them (one line per code part)."""
     return dict(collections.Counter(_KIND_LINE.findall(tree)))
