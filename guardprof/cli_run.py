@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from guardprof.cli_options import json_option, workload_options
+from guardprof.cli_whatif import WHAT_IF_HELP, run_what_if
 from guardprof.fileio import check_writable
 from guardprof.progress import Progress
 
@@ -21,8 +22,9 @@ from guardprof.progress import Progress
               help="Re-render a saved --json report instead of running.")
 @click.option("--no-cross-check", is_flag=True,
               help="Skip the torch.profiler pass (saves ~1 s).")
+@click.option("--what-if", "what_if", default=None, metavar="VARIANTS", help=WHAT_IF_HELP)
 def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
-        no_cross_check: bool) -> None:
+        no_cross_check: bool, what_if: str | None) -> None:
     """Run the standard guard benchmark (or --target) and explain its guard cost.
 
     The first line has the original benchmark's format (µs per iteration of all calls, and the
@@ -40,6 +42,9 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
     from guardprof.render_text import render
     from guardprof.report import load_report, save_report
 
+    if what_if is not None:
+        run_what_if(spec, what_if, json_path=json_path, load_path=load_path, quiet=quiet)
+        return
     if load_path is not None:
         report = load_report(load_path)
     else:

@@ -257,3 +257,12 @@ def test_corrupt_and_wrong_version_loads(tmp_path):
     bad.write_text('{"schema_version": 1}')
     result = invoke("run", "--load", str(bad))
     assert result.exit_code == 1 and "not a valid guardprof report" in result.output
+
+
+def test_json_report_gets_the_usual_file_mode(standard_small_report, tmp_path):
+    from guardprof.report import save_report
+
+    mask = os.umask(0)
+    os.umask(mask)
+    path = save_report(standard_small_report, tmp_path / "r.json")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

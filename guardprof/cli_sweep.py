@@ -1,0 +1,118 @@
+"""`guardprof sweep`: options, the output folder, and what is printed (logic in sweep.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from guardprof.errors import WorkloadUsageError
+from guardprof.sweep import (
+    DEFAULT_DYNAMIC,
+    DEFAULT_NUM_ARGS,
+    DEFAULT_REPEAT,
+    DEFAULT_SIZES_COUNT,
+)
+
+EXIT_INTERRUPTED = 130
+
+
+@click.command()
+@click.option("--num-args", "num_args", default=DEFAULT_NUM_ARGS, show_default=True,
+              metavar="LIST", help="Tensor arguments of foo, a comma list.")
+@click.option("--sizes-count", "sizes_count", default=DEFAULT_SIZES_COUNT, show_default=True,
+              metavar="LIST", help="Distinct sizes per iteration (= cache entries), a comma list.")
+@click.option("--dynamic", "dynamic", default=DEFAULT_DYNAMIC, show_default=True,
+              metavar="LIST", help="Dynamic modes, a comma list of false, true, auto.")
+@click.option("--backend", default="eager", show_default=True,
+              help="torch.compile backend (inductor makes every point compile for seconds).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--repeat", type=int, default=DEFAULT_REPEAT, show_default=True,
+              help="Timing rounds per point; medians are reported.")
+@click.option("--number", type=int, default=None,
+              help="Iterations per round. Default: calibrated per point (≥ 0.2 s per round).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="torch.manual_seed before building each point.")
+@click.option("-o", "--out", "out", type=click.Path(path_type=Path),
+              default=Path("guardprof-sweep"), show_default=True,
+              help="Output folder (must not exist, or be empty).")
+@click.option("--force", is_flag=True, help="Replace a previous sweep in the output folder.")
+@click.option("--no-plot", is_flag=True, help="Skip the PNG plot.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line, no per-point lines.")
+def sweep(num_args: str, sizes_count: str, dynamic: str, backend: str, device: str, repeat: int,
+          number: int | None, seed: int, out: Path, force: bool, no_plot: bool,
+          quiet: bool) -> None:
+    """Measure the standard workload over a grid and fit how guard cost scales.
+
+    Each point is args × sizes × dynamic mode: compiled, eager and guard µs/call (guard time
+    replayed as in `run`), walk depth and guards per entry. A least-squares model then splits
+    guard µs/call into a fixed cost per call, a cost per guarded tensor and a cost per rejected
+    cache entry, with its residuals. Written to the folder as it goes: sweep.json, each point's
+    full report in points/, summary.txt, sweep.png (with matplotlib). Ctrl-C keeps the points
+    done so far.
+
+    \b
+    Examples:
+      guardprof sweep -o sweep/             # default grid: ~50 s measured on 2 cores
+      guardprof sweep --num-args 10,100,300,1000 --sizes-count 1,2,4,8,16 -o sweep/
+      guardprof sweep --dynamic false,true --num-args 10,100 --sizes-count 1,4 -o dyn/
+    """
+    from guardprof.plot import matplotlib_missing, sweep_png
+    from guardprof.progress import Progress
+    from guardprof.render_sweep import point_line, render_sweep
+    from guardprof.runner import check_device
+    from guardprof.sweep import (
+        PLOT_FILE,
+        SUMMARY_FILE,
+        SweepGrid,
+        SweepSettings,
+        parse_dynamic_list,
+        parse_int_list,
+        prepare_folder,
+        run_sweep,
+        save_sweep,
+    )
+
+    grid = SweepGrid(
+        parse_int_list(num_args, "--num-args"),
+        parse_int_list(sizes_count, "--sizes-count"),
+        parse_dynamic_list(dynamic),
+    )
+    if repeat < 1:
+        raise WorkloadUsageError(f"--repeat must be at least 1, got {repeat}")
+    if number is not None and number < 1:
+        raise WorkloadUsageError(f"--number must be at least 1, got {number}")
+    check_device(device)
+    settings = SweepSettings(backend=backend, device=device, repeat=repeat, number=number,
+                             seed=seed)
+    out = prepare_folder(out, force)
+
+    def on_point(i, n, point, eta_s) -> None:
+        if not quiet:
+            click.echo(point_line(i, n, point, eta_s), err=True)
+
+    progress = Progress(enabled=None if not quiet else False)
+    result = run_sweep(grid, settings, out, progress, on_point)
+
+    plot_note = None
+    if result.points and not no_plot:
+        plot_note = matplotlib_missing()
+        if plot_note is None:
+            from guardprof.fileio import write_bytes_atomic
+
+            write_bytes_atomic(out / PLOT_FILE, sweep_png(result.points, result.fits))
+            result.plot_file = PLOT_FILE
+            save_sweep(result, out)
+    text = render_sweep(result, plot_note)
+    from guardprof.fileio import write_text_atomic
+
+    write_text_atomic(out / SUMMARY_FILE, text)
+    click.echo(text, nl=False)
+    written = ", ".join(f for f in ("sweep.json", "points/", SUMMARY_FILE, result.plot_file) if f)
+    click.echo(f"written to {out}/: {written}")
+    if result.interrupted:
+        click.echo(
+            f"interrupted: kept {len(result.points)} of {result.planned_points} points in "
+            f"{out}/sweep.json", err=True,
+        )
+        click.get_current_context().exit(EXIT_INTERRUPTED)
