@@ -48,6 +48,20 @@ def _register() -> None:
     from guardprof.cli_run import run
 
     main.add_command(run)
+    from guardprof.cli_guards import guards
+
+    main.add_command(guards)
+    from guardprof.cli_profile import profile, view
+
+    main.add_command(profile)
+    main.add_command(view)
+    from guardprof.cli_compare import compare
+    from guardprof.cli_report import report
+    from guardprof.cli_sweep import sweep
+
+    main.add_command(sweep)
+    main.add_command(compare)
+    main.add_command(report)
 
 
 _register()

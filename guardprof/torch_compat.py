@@ -246,3 +246,250 @@ def profile_cache_lookups(run_once: Callable[[], None], iterations: int) -> list
     return [
         float(evt.cpu_time_total) for evt in prof.events() if evt.name == CACHE_LOOKUP_EVENT
     ]
+
+
+# --- what-if variants (issue 4): skip-guards stance, mark_dynamic, diff guard managers ------
+
+
+def skip_guard_eval_unavailable() -> str | None:
+    """Why `set_stance(skip_guard_eval_unsafe=True)` cannot run on this torch, or None."""
+    import inspect
+
+    set_stance = getattr(getattr(torch, "compiler", None), "set_stance", None)
+    if set_stance is None:
+        return f"torch {torch_version()} has no torch.compiler.set_stance"
+    try:
+        parameters = inspect.signature(set_stance).parameters
+    except (TypeError, ValueError):
+        return None
+    if "skip_guard_eval_unsafe" not in parameters:
+        return f"torch {torch_version()}'s set_stance has no skip_guard_eval_unsafe"
+    return None
+
+
+@contextlib.contextmanager
+def skip_guard_eval() -> Iterator[None]:
+    """Run only the guards that told entries apart (UNSAFE: unseen inputs may get a wrong entry)."""
+    with torch.compiler.set_stance("default", skip_guard_eval_unsafe=True):
+        yield
+
+
+def mark_dynamic(tensor: Any, dim: int) -> None:
+    torch._dynamo.mark_dynamic(tensor, dim)
+
+
+@dataclass
+class _DiffGuards:
+    root: Any
+
+
+def diff_guard_entries(entries: list[EntryHandle]) -> list[EntryHandle] | None:
+    """The same entries, checked with the diff guard managers skip-guards mode runs instead.
+
+    `GuardManagerWrapper.diff_guard_root` (torch ≥ 2.6) holds the guards dynamo keeps under
+    `skip_guard_eval_unsafe`. None where an entry has none (the stance's checks can't be timed).
+    """
+    diff = []
+    for entry in entries:
+        root = getattr(entry.guard_manager, "diff_guard_root", None)
+        if root is None:
+            return None
+        diff.append(EntryHandle(entry.compile_id, _DiffGuards(root), entry.output_code))
+    return diff
+
+
+# --- guard trees (issue 3): walking managers and leaves, eval scope, timing fixtures -----------
+
+
+@dataclass
+class RawLeaf:
+    """One leaf guard as the live tree holds it (`guard` is the live C++ object)."""
+
+    kind: str
+    verbose_code_parts: list[str]
+    guard: Any
+    relational: bool  # shared by several managers; not callable alone (NO_TENSOR_ALIASING, …)
+    callable: bool
+
+
+@dataclass
+class RawManager:
+    """One guard manager: the value at `source`, its leaf guards and child managers."""
+
+    source: str
+    manager_type: str  # RootGuardManager | GuardManager | DictGuardManager | …
+    accessor: str | None  # how the value is reached from the parent, as torch prints it
+    type_name: str
+    leaves: list[RawLeaf]
+    children: list[RawManager]
+
+
+@dataclass
+class RawTree:
+    root: RawManager
+    epilogue: list[RawLeaf]  # root-level lambda guards run after the tree (symbolic shapes)
+    notes: list[str] = field(default_factory=list)
+
+
+def _raw_leaf(guard: Any) -> RawLeaf:
+    from torch._C._dynamo.guards import RelationalGuard
+
+    try:
+        parts = list(guard.verbose_code_parts())
+    except Exception:  # an older build without verbose parts on some guard
+        parts = []
+    relational = isinstance(guard, RelationalGuard)
+    return RawLeaf(type(guard).__name__, parts, guard, relational, callable(guard))
+
+
+def _type_name(manager: Any) -> str:
+    try:
+        tp = manager.get_type_of_guarded_value()
+    except Exception:
+        return "?"
+    if not isinstance(tp, type):
+        return str(tp)
+    module = tp.__module__
+    return tp.__qualname__ if module == "builtins" else f"{module}.{tp.__qualname__}"
+
+
+def _raw_manager(manager: Any, accessor: str | None, notes: list[str]) -> RawManager:
+    from torch._C._dynamo.guards import DictGuardManager
+
+    node = RawManager(
+        source=str(manager.get_source()),
+        manager_type=type(manager).__name__,
+        accessor=accessor,
+        type_name=_type_name(manager),
+        leaves=[_raw_leaf(g) for g in manager.get_leaf_guards()],
+        children=[],
+    )
+    # The order `TORCH_LOGS=guards` prints (GuardManagerWrapper.construct_manager_string):
+    # a dict manager's key/value pairs first, then the accessor children.
+    if isinstance(manager, DictGuardManager) and hasattr(manager, "get_key_value_managers"):
+        for index, (key_mgr, value_mgr) in sorted(manager.get_key_value_managers().items()):
+            if key_mgr is not None:
+                node.children.append(_raw_manager(key_mgr, f"key of pair {index}", notes))
+            if value_mgr is not None:
+                node.children.append(_raw_manager(value_mgr, f"value of pair {index}", notes))
+    accessors = manager.get_accessors() if hasattr(manager, "get_accessors") else []
+    children = manager.get_child_managers()
+    if accessors and len(accessors) != len(children):
+        notes.append(f"{node.source}: accessor and child counts differ; accessors not shown")
+        accessors = []
+    for i, child in enumerate(children):
+        label = accessors[i].repr() if accessors else None
+        node.children.append(_raw_manager(child, label, notes))
+    return node
+
+
+def walk_guard_tree(guard_manager: Any) -> RawTree:
+    """The live guard tree of one cache entry, in the order dynamo checks it and torch prints it.
+
+    Raises GuardprofError where this torch has no tree API (guard managers before 2.6)."""
+    from guardprof.errors import GuardprofError
+
+    notes: list[str] = []
+    root = getattr(guard_manager, "root", None)
+    needed = ("get_leaf_guards", "get_child_managers", "get_source")
+    if root is None or not all(hasattr(root, name) for name in needed):
+        raise GuardprofError(
+            f"torch {torch_version()} does not expose the guard manager tree "
+            "(GuardManager.get_leaf_guards/get_child_managers): guardprof guards needs torch ≥ 2.6"
+        )
+    tree = RawTree(_raw_manager(root, None, notes), [], notes)
+    if hasattr(root, "get_epilogue_lambda_guards"):
+        tree.epilogue = [_raw_leaf(g) for g in root.get_epilogue_lambda_guards()]
+    return tree
+
+
+def guard_eval_scope(guard_manager: Any, f_locals: dict) -> tuple[dict, dict] | None:
+    """(globals, locals) in which dynamo evaluates guard sources and code parts.
+
+    The same scope torch's recompile-reason code (`get_guard_fail_reason_helper`) uses: `L` the
+    frame locals, `G` the frame globals, plus the guard helpers in `closure_vars`.
+    """
+    global_scope = getattr(guard_manager, "global_scope", None)
+    if not global_scope or "G" not in global_scope:
+        return None
+    scope = {"L": f_locals, "G": global_scope["G"]}
+    scope.update(getattr(guard_manager, "closure_vars", None) or {})
+    return dict(global_scope), scope
+
+
+def leaf_guard_check_verbose(guard: Any, value: Any) -> str | None:
+    """A failing leaf's own reason where the guard offers one (GLOBAL_STATE does), else None."""
+    check_verbose = getattr(guard, "check_verbose", None)
+    if check_verbose is None:
+        return None
+    try:
+        info = check_verbose(value)
+    except Exception:
+        return None
+    if getattr(info, "result", True):
+        return None
+    parts = list(getattr(info, "verbose_code_parts", []) or [])
+    return "; ".join(parts) or None
+
+
+def empty_root_check() -> Callable[[Any], Any]:
+    """The check of a RootGuardManager with no guards: the bare cost of calling a root check."""
+    from torch._C._dynamo.guards import RootGuardManager
+
+    return RootGuardManager().check
+
+
+def baseline_leaf_guard(value: Any) -> tuple[Callable[[Any], Any], Any] | None:
+    """A TYPE_MATCH leaf on a fresh root that accepts `value`: the same Python → C++ call path as
+    any leaf guard, with one pointer compare of work. Returns (leaf, owner): the root owns the
+    leaf, so keep `owner` alive while calling it. None where it cannot be built."""
+    from torch._C._dynamo.guards import RootGuardManager
+
+    root = RootGuardManager()
+    try:
+        root.add_type_match_guard(id(type(value)), ["guardprof baseline"], None)
+    except TypeError:  # releases before user stacks took two arguments
+        try:
+            root.add_type_match_guard(id(type(value)), ["guardprof baseline"])
+        except Exception:
+            return None
+    leaves = root.get_leaf_guards()
+    return (leaves[0], root) if leaves and callable(leaves[0]) else None
+
+
+def synthetic_frame_root(
+    values: list[Any], no_tensor_aliasing: bool, fail_first: bool = False
+) -> tuple[Callable[[Any], Any], dict] | None:
+    """A fresh root with one empty frame-locals manager per value, optionally with a
+    NO_TENSOR_ALIASING guard over all of them: (check, frame locals to check it on).
+
+    Timing it against an empty root and against itself without the relational guard measures
+    the tree walk per manager and the relational guard by difference. `fail_first` adds a
+    FALSE_MATCH to the first manager, so the check fails there, as a rejected entry's does (a
+    failing check still resets every relational guard). None if it cannot be built.
+    """
+    from torch._C._dynamo import guards as cguards
+    from torch._dynamo.guards import GuardManagerType
+
+    root = cguards.RootGuardManager()
+    f_locals = {f"v{i}": v for i, v in enumerate(values)}
+    try:
+        managers = [
+            root.framelocals_manager(
+                key=(name, i),
+                source=f"L[{name!r}]",
+                example_value=value,
+                guard_manager_enum=GuardManagerType.GUARD_MANAGER,
+            )
+            for i, (name, value) in enumerate(f_locals.items())
+        ]
+        if no_tensor_aliasing:
+            names = [f"L[{name!r}]" for name in f_locals]
+            cguards.install_no_tensor_aliasing_guard(managers, names, ["guardprof copy"], None)
+        if fail_first:
+            managers[0].add_false_match_guard(["guardprof fail"], None)
+    except Exception:
+        return None
+    if bool(root.check(f_locals)) == fail_first:
+        return None
+    return root.check, f_locals

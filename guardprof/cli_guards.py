@@ -1,0 +1,75 @@
+"""`guardprof guards`: the guard trees of every cache entry, what each guard kind costs, and why
+each entry exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from guardprof.cli_options import json_option, workload_options
+from guardprof.errors import WorkloadUsageError
+from guardprof.fileio import check_writable
+from guardprof.progress import Progress
+
+
+@click.command()
+@workload_options(default_backend="eager")
+@click.option("--entry", "entry_id", metavar="ID", default=None,
+              help="Show this cache entry in detail (a compile id such as 0/3). "
+                   "Default: each frame's first compiled entry.")
+@click.option("--diff", "diff_ids", nargs=2, metavar="A B", default=None,
+              help="Show the guards that differ between entries A and B, side by side.")
+@click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Print the guard tree down to N manager levels.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, metavar="N",
+              help="Show the N costliest children per manager, sources, failure kinds, diffs.")
+@json_option("Also write the guards report as JSON to PATH (atomically).")
+@click.option("--load", "load_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="PATH",
+              help="Re-render a saved guards --json report instead of running.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line.")
+def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: int | None,
+           top: int, json_path: Path | None, load_path: Path | None, quiet: bool) -> None:
+    """Guard trees, cost by guard kind, recompile reasons and diffs for each cache entry.
+
+    Every leaf guard is timed alone and the parts are reconciled with the whole check (the
+    method is printed). Backend eager by default: guards do not depend on the backend.
+
+    \b
+    Examples:
+      guardprof guards
+      guardprof guards --target model.py:make --entry 0/3
+      guardprof guards --diff 0/2 0/3
+      guardprof guards --json guards.json
+      guardprof guards --load guards.json --entry 0/1 --depth 2
+    """
+    from guardprof.guard_diff import diff_entries
+    from guardprof.guards_report import load_guards_report, save_guards_report
+    from guardprof.render_guards import render
+
+    if load_path is not None:
+        report = load_guards_report(load_path)
+    else:
+        if json_path is not None:
+            check_writable(json_path)
+        from guardprof.guards_collect import collect
+
+        progress = Progress(enabled=False if quiet else None)
+        try:
+            report = collect(spec, progress)
+        finally:
+            progress.clear()
+    known = [e.compile_id for _, e in report.entries()]
+    for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
+        if report.find_entry(wanted) is None:
+            raise WorkloadUsageError(
+                f"no cache entry {wanted!r}; entries are {', '.join(known)}")
+    if diff_ids:
+        a, b = (report.find_entry(i)[1] for i in diff_ids)
+        report.diff = diff_entries(a, b)
+    if json_path is not None:
+        save_guards_report(report, json_path)
+    click.echo(render(report, entry=entry_id, depth=depth, top=top), nl=False)
+    if json_path is not None:
+        click.echo(f"guards report written to {json_path}")

@@ -1,0 +1,520 @@
+"""What each guard costs: every check of the captured iteration, split into its guards.
+
+Method (stated in every report, `COST_METHOD`):
+
+- The checks are the ones `guardprof run` replays: each call's walk over its frame's cache
+  entries in cache order, on the call's exact frame locals. For each check the walk is simulated
+  leaf by leaf in dynamo's order (a manager's leaves, then its children, depth first) until the
+  first failing guard, so a failing check is charged only for the guards it really ran.
+- Leaf guards: each one the check ran is called alone from Python on its guarded value, in a
+  tight loop of `BATCH` calls; the same loop over a do-nothing leaf (a TYPE_MATCH on a fresh
+  root), timed next to it, is subtracted, which removes the Python → C++ call overhead that
+  otherwise outweighs the guard itself. Each figure is a median over the rounds in which that
+  do-nothing leaf read low (see `_Timer`): the machine is shared with other processes.
+- Relational guards (NO_TENSOR_ALIASING) cannot be called alone: they are measured by difference,
+  re-installed over the same values on a synthetic tree and timed with and without it (a failing
+  check does not run them but still resets them: timed on a synthetic tree that fails at its
+  first manager). Partly run, or other relational kinds: "not separable", counted, not costed.
+- Tree walk (accessors fetching each manager's value): a synthetic tree of one empty
+  frame-locals manager per manager the check visited, over the same values, against an empty
+  root (modeled: attribute and dict-item accessors cost somewhat differently).
+- Whole check: the entry's root check on the same locals, timed in the same round right after
+  its parts (same cache state, same load from other processes), minus the call of an empty root;
+  shown beside `guardprof run`'s replayed figure. Parts reconcile when their sum is within
+  `TOLERANCE` of the whole. Known shortfall: checks under ≈1.5 µs keep ≈0.15–0.3 µs of per-check
+  fixed cost no guard shows alone (see docs/guards.md).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import types
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from guardprof import torch_compat
+from guardprof.capture import Capture
+from guardprof.guard_tree import MISSING, LiveLeaf, LiveTree, ValueResolver
+from guardprof.guards_report import (
+    ERROR,
+    NO_VALUE,
+    TIMED,
+    CheckCost,
+    CostMethod,
+    KindCost,
+    LoopCost,
+    LoopKindCost,
+)
+from guardprof.progress import SILENT, Progress
+from guardprof.replay import Replay
+
+BATCH = 16  # calls per timed sample
+MIN_ROUNDS = 7
+MAX_ROUNDS = 41
+TARGET_SECONDS = 0.6  # all rounds together, when MIN_ROUNDS allows
+BASELINE_EVERY = 32  # a do-nothing leaf (baseline and load gauge) every so many leaves
+QUIET_QUANTILE = 0.25  # each item keeps the rounds its nearest gauge read in the lowest quarter
+TOLERANCE = 0.15
+WALK = "tree walk"
+NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"
+
+COST_METHOD = dict(
+    leaf=(
+        f"isolated: each leaf guard the check ran, called alone from Python on its guarded value, "
+        f"{BATCH} calls per sample, minus the same loop over a do-nothing TYPE_MATCH leaf timed "
+        "next to it (the Python → C++ call overhead); median over the rounds in which that "
+        "do-nothing leaf read in its lowest quarter (a machine shared with other processes)"
+    ),
+    relational=(
+        "by difference: the relational guard re-installed over the same values on a synthetic "
+        "tree, timed with and without it; 'not separable' where it cannot be (partly run, other "
+        "relational kinds)"
+    ),
+    walk=(
+        "modeled: a synthetic tree of one empty frame-locals manager per manager the check "
+        "visited, over the same values, timed against an empty root (real accessors of other "
+        "kinds — attributes, dict items — cost more or less)"
+    ),
+    whole=(
+        f"the entry's whole root check on the same locals, {BATCH} calls per sample, timed right "
+        "after its parts, minus an empty root's check, median over the same quiet rounds; shown "
+        "beside guardprof run's replayed figure "
+        "(cache order, timer overhead subtracted)"
+    ),
+)
+
+
+@dataclass
+class _Check:
+    """One check of one entry during the captured iteration, simulated guard by guard."""
+
+    invocation: int
+    call_index: int
+    code: types.CodeType  # the frame dynamo compiled
+    live: LiveTree
+    f_locals: dict
+    passed: bool  # what the real C++ check said
+    replayed_s: float | None
+    ran: list[tuple[LiveLeaf, Any]] = field(default_factory=list)
+    no_value: list[LiveLeaf] = field(default_factory=list)
+    errors: list[LiveLeaf] = field(default_factory=list)
+    relational_values: dict[int, list] = field(default_factory=dict)
+    visited_values: list = field(default_factory=list)  # each visited manager's value
+    managers_visited: int = 0
+    failed_at: str | None = None
+    mismatch: str | None = None
+
+
+@dataclass
+class CostResult:
+    checks: dict[tuple[int, str], CheckCost]  # (invocation, compile id) → cost
+    loop: dict[types.CodeType, LoopCost]
+    method: CostMethod
+    notes: list[str]
+
+
+def simulate(check: _Check) -> None:
+    """Run the check's guards in dynamo's order until the first failure, noting what ran."""
+    resolver = ValueResolver(check.live, check.f_locals)
+    seen_tensors: dict[int, set[int]] = defaultdict(set)
+    for step in check.live.steps:
+        manager = step.manager
+        value = resolver.value(manager)
+        if step.leaf is None:
+            check.managers_visited += 1
+            check.visited_values.append(object() if value is MISSING else value)
+            if value is MISSING and not check.passed:
+                check.failed_at = f"{manager.source} cannot be reached " \
+                                  f"({resolver.errors.get(manager.source)})"
+                break
+            continue
+        leaf = step.leaf
+        if value is MISSING:
+            check.no_value.append(leaf)
+            continue
+        if leaf.raw.relational:
+            index = leaf.node.relational_index
+            check.relational_values.setdefault(index, []).append(value)
+            if leaf.node.kind == NO_TENSOR_ALIASING:
+                if id(value) in seen_tensors[index]:
+                    check.failed_at = f"{leaf.node.kind}: {manager.source} aliases another input"
+                    break
+                seen_tensors[index].add(id(value))
+            continue
+        try:
+            ok = bool(leaf.raw.guard(value))
+        except Exception as exc:
+            check.errors.append(leaf)
+            if not check.passed:
+                check.failed_at = f"{leaf.node.kind} on {manager.source} raised {exc!r}"
+                break
+            continue
+        check.ran.append((leaf, value))
+        if not ok:
+            check.failed_at = f"{leaf.node.kind}: {'; '.join(leaf.node.code_parts)[:200]}"
+            break
+    simulated_pass = check.failed_at is None
+    if simulated_pass != check.passed:
+        check.mismatch = (
+            f"the real check {'passed' if check.passed else 'failed'} but the guard-by-guard "
+            f"simulation {'passed' if simulated_pass else 'failed'}"
+            + (f" ({len(check.no_value)} guards had no reachable value)" if check.no_value else "")
+        )
+
+
+# --- timing -----------------------------------------------------------------------------------
+
+
+class _Timer:
+    """Times every check's leaf guards and its whole check side by side, round after round.
+
+    Each round runs, group by group (one group per check), the check's leaves (one batch each),
+    then its whole check and reference (an empty root; for relational guards the synthetic tree
+    without the guard), so the parts and the whole they must add up to are measured moments
+    apart, in the same cache state. A do-nothing leaf is timed every `BASELINE_EVERY` leaves and
+    before every whole check: it is the per-call overhead subtracted from the leaves near it, and
+    a load gauge. The machine is shared with other processes, so each figure is the median over
+    the rounds in which its nearest gauge read in its lowest `QUIET_QUANTILE`: a burst of load
+    from elsewhere then moves neither the parts nor the whole.
+    """
+
+    def __init__(self, empty_root: Any) -> None:
+        self.empty_root = empty_root
+        self.groups: list[list[tuple[str, Any, Any]]] = []  # ("leaf" | "warm" | "pair", …)
+        self.keep: list[Any] = []  # owners of what is timed
+        self.rounds = 0
+
+    def group(self) -> int:
+        self.groups.append([])
+        return len(self.groups) - 1
+
+    def add_leaf(self, group: int, fn: Any, arg: Any) -> tuple[int, int]:
+        self.groups[group].append(("leaf", fn, arg))
+        return group, len(self.groups[group]) - 1
+
+    def add_warmup(self, group: int, fn: Any, arg: Any) -> None:
+        """An untimed batch at the start of the group: brings the check's values into cache,
+        so the leaves that follow see the cache state the whole check sees."""
+        self.groups[group].append(("warm", fn, arg))
+
+    def add_pair(self, group: int, timed: tuple, reference: tuple) -> tuple[int, int]:
+        """Slot of (timed − reference) per call, in ns."""
+        self.groups[group].append(("pair", timed, reference))
+        self.keep.append((timed, reference))
+        return group, len(self.groups[group]) - 1
+
+    def run(self, gauge: tuple[Any, Any], progress: Progress) -> tuple[dict, dict]:
+        """({(group, index): per-call ns — leaves as timed, pairs as differences},
+        {(group, index): the do-nothing leaf's per-call ns next to it, for leaves})."""
+        sequence: list[tuple[Any, Any]] = []
+        kinds: list[str] = []  # "gauge" | "item" | "ref" | "untimed"
+        keys: list[tuple[int, int] | None] = []
+        for g, items in enumerate(self.groups):
+            since_gauge = BASELINE_EVERY
+            for i, (kind, a, b) in enumerate(items):
+                if kind == "pair" or (kind == "leaf" and since_gauge >= BASELINE_EVERY):
+                    sequence.append(gauge)
+                    kinds.append("gauge")
+                    keys.append(None)
+                    since_gauge = 0
+                if kind == "warm":
+                    sequence.append((a, b))
+                    kinds.append("untimed")
+                    keys.append(None)
+                elif kind == "leaf":
+                    since_gauge += 1
+                    sequence.append((a, b))
+                    kinds.append("item")
+                    keys.append((g, i))
+                else:
+                    sequence.extend((a, b))
+                    kinds.extend(("item", "ref"))
+                    keys.extend(((g, i), None))
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            per_call = self._rounds(sequence, progress) / BATCH
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        out: dict[tuple[int, int], float] = {}
+        local_gauge: dict[tuple[int, int], float] = {}
+        quiet, gauge_ns = None, 0.0
+        for position, kind in enumerate(kinds):
+            if kind == "gauge":
+                readings = per_call[:, position]
+                quiet = readings <= np.quantile(readings, QUIET_QUANTILE)
+                gauge_ns = float(np.median(readings[quiet]))
+            elif kind == "item":
+                timed = per_call[quiet, position]
+                if position + 1 < len(kinds) and kinds[position + 1] == "ref":
+                    timed = timed - per_call[quiet, position + 1]
+                out[keys[position]] = float(np.median(timed))
+                local_gauge[keys[position]] = gauge_ns
+        return out, local_gauge
+
+    def _rounds(self, sequence: list[tuple[Any, Any]], progress: Progress) -> np.ndarray:
+        start = time.perf_counter()
+        first = _one_round(sequence)
+        round_s = max(time.perf_counter() - start, 1e-6)
+        self.rounds = int(min(MAX_ROUNDS, max(MIN_ROUNDS, TARGET_SECONDS / round_s))) | 1
+        samples = np.empty((self.rounds, len(sequence)), dtype=np.float64)
+        samples[0] = first
+        for r in range(1, self.rounds):
+            if r % 2 == 0:
+                progress.update(f"timing {len(sequence)} guards and checks: "
+                                f"round {r + 1}/{self.rounds}")
+            samples[r] = _one_round(sequence)
+        return samples
+
+
+def _one_round(sequence: list[tuple[Any, Any]]) -> list[int]:
+    clock = time.perf_counter_ns
+    batch = range(BATCH)
+    out = []
+    for fn, arg in sequence:
+        t0 = clock()
+        for _ in batch:
+            fn(arg)
+        out.append(clock() - t0)
+    return out
+
+
+# --- costing --------------------------------------------------------------------------------
+
+
+def cost_checks(
+    capture: Capture,
+    replayed: Replay,
+    trees: dict[types.CodeType, list[LiveTree]],
+    n_calls: int,
+    progress: Progress = SILENT,
+) -> CostResult:
+    """Cost every check of the captured iteration, guard by guard."""
+    notes: list[str] = []
+    by_id = {code: {t.handle.compile_id: t for t in lives} for code, lives in trees.items()}
+    checks: list[_Check] = []
+    for i, (inv, rep) in enumerate(zip(capture.invocations, replayed.invocations, strict=True)):
+        for step in rep.steps:
+            live = by_id.get(inv.code, {}).get(step.compile_id)
+            if live is not None:
+                checks.append(_Check(i, inv.call_index, inv.code, live, inv.f_locals,
+                                     step.passed, step.seconds))
+    progress.update(f"simulating {len(checks)} guard checks guard by guard")
+    for check in checks:
+        simulate(check)
+
+    empty_root = torch_compat.empty_root_check()
+    timer = _Timer(empty_root)
+    whole_slots, leaf_slots, relational_slots, walk_slots = {}, {}, {}, {}
+    for n, check in enumerate(checks):
+        group = timer.group()
+        timer.add_warmup(group, check.live.handle.check_fn(), check.f_locals)
+        leaf_slots[n] = [timer.add_leaf(group, leaf.raw.guard, value) for leaf, value in check.ran]
+        whole_slots[n] = timer.add_pair(group, (check.live.handle.check_fn(), check.f_locals),
+                                        (empty_root, check.f_locals))
+        relational_slots[n] = _relational_probes(check, timer, group, notes)
+        walk_slots[n] = _walk_probe(check, timer, group)
+    if any(slot is None for slot in walk_slots.values()):
+        notes.append("the tree walk could not be measured on this torch (no synthetic tree)")
+    baseline_owned = torch_compat.baseline_leaf_guard({})
+    timer.keep.append(baseline_owned)
+    if baseline_owned is None:
+        notes.append(f"torch {torch_compat.torch_version()}: no baseline leaf guard could be "
+                     "built; leaf costs include the Python call overhead")
+        gauge = (empty_root, {})  # still gauges the load; nothing is subtracted from leaves
+    else:
+        gauge = (baseline_owned[0], {})
+    timed, local_base = timer.run(gauge, progress)
+    if baseline_owned is None:
+        local_base = dict.fromkeys(local_base, 0.0)
+    walk_ns = {n: None if slot is None else timed[slot] for n, slot in walk_slots.items()}
+
+    costs: dict[tuple[int, str], CheckCost] = {}
+    for n, check in enumerate(checks):
+        leaf_ns = [timed[slot] - local_base[slot] for slot in leaf_slots[n]]
+        relational_ns = {index: timed[slot] for index, slot in relational_slots[n].items()}
+        if check.passed:
+            _annotate_leaves(check, leaf_ns)
+            _annotate_relational(check, relational_ns)
+        costs[(check.invocation, check.live.handle.compile_id)] = CheckCost(
+            compile_id=check.live.handle.compile_id,
+            passed=check.passed,
+            call_index=check.call_index,
+            whole_replayed_us=None if check.replayed_s is None else check.replayed_s * 1e6,
+            whole_isolated_us=timed[whole_slots[n]] / 1e3,
+            parts=_parts(check, leaf_ns, relational_ns, walk_ns[n]),
+            managers_visited=check.managers_visited,
+            failed_at=check.failed_at,
+            mismatch=check.mismatch,
+        )
+    method = CostMethod(
+        leaf=COST_METHOD["leaf"], relational=COST_METHOD["relational"],
+        walk=COST_METHOD["walk"], whole=COST_METHOD["whole"], tolerance=TOLERANCE,
+        leaf_baseline_ns=float(np.median(list(local_base.values()))) if local_base else 0.0,
+        root_baseline_ns=_root_call_ns(empty_root),
+        walk_ns_per_manager=_per_manager(checks, walk_ns), rounds=timer.rounds, batch=BATCH,
+    )
+    mismatches = sum(1 for c in checks if c.mismatch)
+    if mismatches:
+        notes.append(f"{mismatches} of {len(checks)} checks: the guard-by-guard simulation "
+                     "disagrees with the real check (see each check's note)")
+    loop = {code: _loop_cost(code, checks, costs, n_calls) for code in trees}
+    return CostResult(costs, loop, method, notes)
+
+
+def _annotate_leaves(check: _Check, leaf_ns: list[float]) -> None:
+    """Per-node costs in the tree come from the first passing check of the entry."""
+    for (leaf, _), ns in zip(check.ran, leaf_ns, strict=True):
+        if leaf.node.status != TIMED:
+            leaf.node.cost_us, leaf.node.status = ns / 1e3, TIMED
+    for leaf in check.no_value:
+        if leaf.node.status != TIMED:
+            leaf.node.status = NO_VALUE
+    for leaf in check.errors:
+        if leaf.node.status != TIMED:
+            leaf.node.status = ERROR
+
+
+def _annotate_relational(check: _Check, relational_ns: dict[int, float]) -> None:
+    for index, info in enumerate(check.live.relational):
+        if info.cost_us is not None:
+            continue
+        if index in relational_ns:
+            info.cost_us = relational_ns[index] / 1e3
+            info.method = "by difference (pass check)"
+        else:
+            info.method = "not separable"
+
+
+def _root_call_ns(empty_root: Any) -> float:
+    """What calling an empty root check from Python costs (subtracted from every whole check)."""
+    clock = time.perf_counter_ns
+    arg: dict = {}
+    samples = []
+    for _ in range(MIN_ROUNDS):
+        t0 = clock()
+        for _ in range(BATCH):
+            empty_root(arg)
+        samples.append((clock() - t0) / BATCH)
+    return float(np.median(samples))
+
+
+def _relational_probes(
+    check: _Check, timer: _Timer, group: int, notes: list[str]
+) -> dict[int, tuple[int, int]]:
+    """Synthetic with/without trees for each NO_TENSOR_ALIASING guard of the entry.
+
+    A passing check runs the guard over all its values; a failing one stops early but still
+    resets it, so it is timed on a synthetic tree that fails at its first manager.
+    """
+    probes = {}
+    for index, info in enumerate(check.live.relational):
+        if info.kind != NO_TENSOR_ALIASING:
+            continue
+        values = check.relational_values.get(index, [])
+        if check.passed:
+            if len(values) != len(info.sources):
+                continue
+        else:
+            if values:  # partly run before the failure: not separable
+                continue
+            values = [object() for _ in info.sources]
+            timer.keep.append(values)
+        fail = not check.passed
+        with_guard = torch_compat.synthetic_frame_root(values, True, fail_first=fail)
+        without = torch_compat.synthetic_frame_root(values, False, fail_first=fail)
+        if with_guard is None or without is None:
+            note = f"torch {torch_compat.torch_version()}: {info.kind} could not be re-installed"
+            if note not in notes:
+                notes.append(note)
+            continue
+        probes[index] = timer.add_pair(group, with_guard, without)
+    return probes
+
+
+def _walk_probe(check: _Check, timer: _Timer, group: int) -> tuple[int, int] | None:
+    """One empty frame-locals manager per manager the check visited, over the same values."""
+    probe = torch_compat.synthetic_frame_root(check.visited_values, no_tensor_aliasing=False)
+    if probe is None:
+        return None
+    return timer.add_pair(group, probe, (timer.empty_root, probe[1]))
+
+
+def _per_manager(checks: list[_Check], walk_ns: dict[int, float | None]) -> float | None:
+    """The walk cost per manager of the check that visited most managers (for the method line)."""
+    measured = [(c.managers_visited, walk_ns[n]) for n, c in enumerate(checks)
+                if walk_ns[n] is not None and c.managers_visited]
+    if not measured:
+        return None
+    visited, ns = max(measured, key=lambda m: m[0])
+    return ns / visited
+
+
+def _parts(
+    check: _Check, leaf_ns: list[float], relational_ns: dict[int, float], walk_ns: float | None
+) -> list[KindCost]:
+    by_kind: dict[str, list] = defaultdict(lambda: [0, 0, 0.0])
+    for (leaf, _), ns in zip(check.ran, leaf_ns, strict=True):
+        slot = by_kind[leaf.node.kind]
+        slot[0] += 1
+        slot[1] += max(1, len(leaf.node.code_parts))
+        slot[2] += ns / 1e3
+    parts = [KindCost(kind, n, p, us, "isolated") for kind, (n, p, us) in by_kind.items()]
+    for index, info in enumerate(check.live.relational):
+        reached = len(check.relational_values.get(index, []))
+        label = f"relational, run on {reached} of {len(info.sources)} sources"
+        if not reached:
+            label += ", reset after the failure"
+        ns = relational_ns.get(index)
+        if ns is None:
+            parts.append(KindCost(info.kind, 1, 1, None, f"not separable ({label})"))
+        else:
+            parts.append(KindCost(info.kind, 1, 1, ns / 1e3, f"by difference ({label})"))
+    if check.no_value:
+        parts.append(KindCost("(guards with no reachable value)", len(check.no_value),
+                              sum(max(1, len(leaf.node.code_parts)) for leaf in check.no_value),
+                              None, "not separable: the source could not be evaluated"))
+    parts.sort(key=lambda p: -(p.cost_us if p.cost_us is not None else -1.0))
+    if walk_ns is not None:
+        parts.append(KindCost(WALK, 0, 0, walk_ns / 1e3,
+                              f"modeled: {check.managers_visited} managers visited"))
+    return parts
+
+
+def _loop_cost(
+    code: types.CodeType,
+    checks: list[_Check],
+    costs: dict[tuple[int, str], CheckCost],
+    n_calls: int,
+) -> LoopCost:
+    mine = [costs[(c.invocation, c.live.handle.compile_id)] for c in checks if c.code is code]
+    totals: dict[str, float | None] = {}
+    counts: dict[str, int] = defaultdict(int)
+    for cost in mine:
+        for part in cost.parts:
+            counts[part.kind] += 1
+            if part.cost_us is None:
+                totals.setdefault(part.kind, None)
+            elif totals.get(part.kind, 0.0) is not None:
+                totals[part.kind] = totals.get(part.kind, 0.0) + part.cost_us
+    calls = max(1, n_calls)
+    kinds = [
+        LoopKindCost(kind, None if total is None else total / calls, counts[kind])
+        for kind, total in totals.items()
+    ]
+    kinds.sort(key=lambda k: -(k.us_per_call if k.us_per_call is not None else -1.0))
+    replayed = [c.whole_replayed_us for c in mine]
+    return LoopCost(
+        calls=calls,
+        checks=len(mine),
+        whole_replayed_us_per_call=(
+            None if any(r is None for r in replayed) else sum(replayed) / calls
+        ),
+        whole_isolated_us_per_call=sum(c.whole_isolated_us for c in mine) / calls,
+        kinds=kinds,
+    )

@@ -1,0 +1,243 @@
+"""`guardprof guards` on the five workloads of issue 3, on real torch.compile (backend eager).
+
+Each workload is collected once per session (fixtures below); right after collecting, torch's own
+view (each entry's guard tree string, dynamo's counters) is taken for the counts to match.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from guardprof import torch_compat
+from guardprof.guard_diff import diff_entries, fields, summarize_variation
+from guardprof.guards_collect import collect
+from guardprof.guards_report import GuardsReport, from_dict, to_json
+from guardprof.render_guards import render
+from guardprof.workload import WorkloadSpec
+from tests.conftest import small_spec
+
+WORKLOADS = Path(__file__).parent / "workloads"
+TOLERANCE = 0.15
+
+
+def target_spec(name: str, dynamic: bool | None = False) -> WorkloadSpec:
+    target = f"{WORKLOADS / name}:make"
+    return WorkloadSpec(kind="target", name=target, target=target, backend="eager",
+                        dynamic=dynamic, num_args=None, sizes=None, number=1, repeat=1)
+
+
+def collect_with_torch_view(spec: WorkloadSpec) -> tuple[GuardsReport, dict[str, dict]]:
+    """The report, and per compile id the guard kinds counted in torch's own tree string."""
+    report = collect(spec)
+    torch_kinds = {
+        entry.compile_id: torch_compat.guard_kind_counts(entry.guard_tree())
+        for code in torch_compat.compiled_codes()
+        for entry in torch_compat.cache_entries(code)
+    }
+    return report, torch_kinds
+
+
+@pytest.fixture(scope="session")
+def standard():
+    return collect_with_torch_view(small_spec(number=1))
+
+
+@pytest.fixture(scope="session")
+def standard_100():
+    """The standard workload's 100 tensors (3 sizes): big enough to reconcile costs on."""
+    return collect_with_torch_view(small_spec(num_args=100, sizes=(10, 20, 30), number=1))
+
+
+@pytest.fixture(scope="session")
+def dynamic_100():
+    return collect_with_torch_view(
+        small_spec(num_args=100, sizes=(10, 20, 30), number=1, dynamic=True))
+
+
+@pytest.fixture(scope="session")
+def module_stack():
+    return collect_with_torch_view(target_spec("module_stack.py"))
+
+
+@pytest.fixture(scope="session")
+def dict_int():
+    return collect_with_torch_view(target_spec("dict_int.py"))
+
+
+@pytest.fixture(scope="session")
+def graph_break():
+    return collect_with_torch_view(target_spec("graph_break.py"))
+
+
+ALL = ["standard", "standard_100", "dynamic_100", "module_stack", "dict_int", "graph_break"]
+
+
+# --- counts match torch's own ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_guard_counts_match_torch_tree_strings(name, request):
+    report, torch_kinds = request.getfixturevalue(name)
+    assert {e.compile_id for _, e in report.entries()} == set(torch_kinds)
+    for _, entry in report.entries():
+        assert entry.code_parts_by_kind == torch_kinds[entry.compile_id], entry.compile_id
+        assert entry.code_parts == entry.torch_code_parts
+
+
+@pytest.mark.parametrize("name,frames,entries", [
+    ("standard", 1, 4), ("standard_100", 1, 3), ("dynamic_100", 1, 1),
+    ("module_stack", 1, 2), ("dict_int", 1, 3), ("graph_break", 2, 4),
+])
+def test_entry_counts_match_dynamo_counters(name, frames, entries, request):
+    report, _ = request.getfixturevalue(name)
+    assert len(report.frames) == frames
+    assert sum(len(f.entries) for f in report.frames) == entries
+    assert report.dynamo_counters["frames"]["ok"] == entries
+
+
+def test_module_guards_cover_every_parameter(module_stack):
+    from tests.workloads.module_stack import LAYERS
+
+    report, _ = module_stack
+    entry = report.frames[0].entries[0]
+    # one TENSOR_MATCH per weight and bias of every layer, plus the input
+    assert entry.code_parts_by_kind["TENSOR_MATCH"] == 2 * LAYERS + 1
+    sources = {m.source for m in entry.tree.walk()}
+    assert "L['self']._modules['layers']._modules['23']._parameters['weight']" in sources
+
+
+def test_dynamic_entry_has_symbolic_shape_guards(dynamic_100):
+    report, _ = dynamic_100
+    (entry,) = report.frames[0].entries
+    assert entry.serves_calls == [0, 1, 2]
+    assert any("size()[0]" in part for leaf in entry.epilogue for part in leaf.code_parts)
+
+
+# --- cost: parts reconcile with the whole ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["standard_100", "dynamic_100", "module_stack"])
+def test_parts_reconcile_with_whole_check(name, request):
+    report, _ = request.getfixturevalue(name)
+    for frame in report.frames:
+        loop = frame.loop_cost
+        assert abs(loop.parts_us_per_call / loop.whole_isolated_us_per_call - 1) <= TOLERANCE
+        ratios = [e.pass_cost.ratio(e.pass_cost.whole_isolated_us) for e in frame.entries]
+        assert abs(statistics.median(ratios) - 1) <= TOLERANCE, ratios
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_check_is_costed_and_the_call_overhead_is_removed(name, request):
+    """Without the baseline, parts would be several times the whole (≈50 vs 15 µs)."""
+    report, _ = request.getfixturevalue(name)
+    for _, entry in report.entries():
+        for check in (entry.pass_cost, entry.fail_cost):
+            if check is None:
+                continue
+            assert 0.5 < check.ratio(check.whole_isolated_us) < 1.5, (entry.compile_id, check)
+            kinds = {p.kind for p in check.parts}
+            assert "tree walk" in kinds
+
+
+def test_relational_guard_is_costed_by_difference_not_dropped(standard_100):
+    report, _ = standard_100
+    for entry in report.frames[0].entries:
+        (aliasing,) = entry.relational
+        assert aliasing.kind == "NO_TENSOR_ALIASING" and len(aliasing.sources) == 100
+        part = next(p for p in entry.pass_cost.parts if p.kind == "NO_TENSOR_ALIASING")
+        assert part.method.startswith("by difference") and part.cost_us > 0
+
+
+def test_failing_check_stops_at_the_first_failing_guard(standard):
+    report, _ = standard
+    entry = report.frames[0].entries[0]
+    fail = entry.fail_cost
+    assert not fail.passed and fail.failed_at.startswith("TENSOR_MATCH")
+    assert fail.managers_visited == 1  # L['x0'] fails; the other 7 tensors are never checked
+    tensor = next(p for p in fail.parts if p.kind == "TENSOR_MATCH")
+    assert tensor.leaf_guards == 1
+
+
+def test_per_node_costs_roll_up(standard):
+    report, _ = standard
+    root = report.frames[0].entries[0].tree
+    leaves = sum(leaf.cost_us for m in root.walk() for leaf in m.leaves if leaf.cost_us)
+    assert root.subtree_cost_us == pytest.approx(leaves)
+
+
+# --- why entries exist ------------------------------------------------------------------------
+
+
+def test_recompile_reasons_list_all_failing_guards(standard):
+    report, _ = standard
+    latest = report.frames[0].compile_order()[-1]
+    assert latest.torch_reasons  # dynamo's own, first failure only
+    assert [f.compile_id for f in latest.failing_guards] == ["0/0", "0/1", "0/2"]
+    for failures in latest.failing_guards:
+        assert len(failures.failing) == 8  # every tensor's TENSOR_MATCH, not only x0's
+        assert all(f.reason.startswith("size[0] expected") for f in failures.failing)
+
+
+def test_variation_names_what_varies(standard, dict_int):
+    report, _ = standard
+    summary = report.frames[0].variation.summary
+    assert summary == ("4 entries differ only in TENSOR_MATCH size[0] of 8 sources "
+                       "(L['x0'] … L['x7']): 4, 8, 12, 16")
+    report, _ = dict_int
+    assert report.frames[0].variation.summary == (
+        "3 entries differ only in EQUALS_MATCH value of L['scale']: 2, 3, 5")
+
+
+def test_diff_two_entries(dict_int):
+    report, _ = dict_int
+    a, b = report.find_entry("0/1")[1], report.find_entry("0/2")[1]
+    diff = diff_entries(a, b)
+    assert [(r.source, r.kind, r.a, r.b) for r in diff.rows] == [
+        ("L['scale']", "EQUALS_MATCH", "value=3", "value=5")]
+    assert diff.same == a.leaf_guards - 2  # all but the int guard and the relational repeat
+
+
+def test_graph_break_frames_explained_separately(graph_break):
+    report, _ = graph_break
+    names = [f.name for f in report.frames]
+    assert names[0] == "f" and names[1].startswith("torch_dynamo_resume_in_f")
+    for frame in report.frames:
+        assert "size[0]" in frame.variation.summary
+
+
+def test_fields_split_tensor_match_code():
+    code = ("check_tensor(L['x'], Tensor, DispatchKeySet(CPU, BackendSelect), torch.float32, "
+            "device=None, requires_grad=False, size=[3, 8], stride=[8, 1])")
+    parsed = fields(code)
+    assert parsed["size[0]"] == "3" and parsed["stride[0]"] == "8"
+    assert parsed["arg2"] == "DispatchKeySet(CPU, BackendSelect)"
+
+
+def test_one_entry_has_nothing_to_vary(dynamic_100):
+    report, _ = dynamic_100
+    assert summarize_variation(report.frames[0].entries).summary == "one entry: nothing varies"
+
+
+# --- JSON and text ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["standard", "graph_break"])
+def test_json_round_trip_renders_the_same(name, request):
+    import json
+
+    report, _ = request.getfixturevalue(name)
+    loaded = from_dict(json.loads(to_json(report)))
+    assert loaded == report
+    assert render(loaded, top=3, depth=1) == render(report, top=3, depth=1)
+
+
+def test_render_top_and_depth_keep_the_tree_short(standard):
+    report, _ = standard
+    full = render(report, top=100)
+    short = render(report, top=2, depth=0)
+    assert "… 6 more managers (--top)" in render(report, top=2)
+    assert "below (--depth)" in short
+    assert len(short.splitlines()) < len(full.splitlines()) - 40
