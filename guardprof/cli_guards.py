@@ -55,11 +55,8 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
             check_writable(json_path)
         from guardprof.guards_collect import collect
 
-        progress = Progress(enabled=False if quiet else None)
-        try:
+        with Progress(enabled=False if quiet else None) as progress:
             report = collect(spec, progress)
-        finally:
-            progress.clear()
     known = [e.compile_id for _, e in report.entries()]
     for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
         if report.find_entry(wanted) is None:

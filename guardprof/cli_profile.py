@@ -95,15 +95,18 @@ def profile(ctx: click.Context, spec, json_path, output, force, iterations, top,
         if stray:
             raise WorkloadUsageError(f"{_opt(stray[0])} describes a guardprof workload; with "
                                      "--pid or a command the program is yours")
-    progress = Progress()
-    try:
-        if flame:
+    if flame:
+        # Guards run in the worker or the target process, not here: Ctrl-C keeps its default
+        # meaning, so a blocking wait on py-spy is interrupted at once.
+        progress = Progress()
+        try:
             _flame(spec, json_path, output, force, fmt, rate, native, duration, pid, pyspy_path,
                    list(command), progress)
-        else:
+        finally:
+            progress.clear()
+    else:
+        with Progress() as progress:  # guards run in this process: Ctrl-C at a safe point
             _cprofile(spec, json_path, output, force, iterations, top, progress)
-    finally:
-        progress.clear()
 
 
 def _opt(param: str) -> str:

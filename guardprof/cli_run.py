@@ -52,11 +52,8 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
             check_writable(json_path)
         from guardprof.measure import measure
 
-        progress = Progress(enabled=None if not quiet else False)
-        try:
+        with Progress(enabled=None if not quiet else False) as progress:
             report = measure(spec, progress, cross_check=not no_cross_check)
-        finally:
-            progress.clear()
     if json_path is not None and load_path is None:
         save_report(report, json_path)
     click.echo(report.result_line if quiet else render(report), nl=quiet)

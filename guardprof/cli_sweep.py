@@ -91,8 +91,8 @@ def sweep(num_args: str, sizes_count: str, dynamic: str, backend: str, device: s
         if not quiet:
             click.echo(point_line(i, n, point, eta_s), err=True)
 
-    progress = Progress(enabled=None if not quiet else False)
-    result = run_sweep(grid, settings, out, progress, on_point)
+    with Progress(enabled=None if not quiet else False) as progress:
+        result = run_sweep(grid, settings, out, progress, on_point)
 
     plot_note = None
     if result.points and not no_plot:

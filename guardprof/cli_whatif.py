@@ -34,11 +34,8 @@ def run_what_if(spec: WorkloadSpec, what_if: str, *, json_path: Path | None,
         # The default 1000 iterations × several variants × rounds would take minutes:
         # calibrate each variant's rounds instead (≥ 0.2 s each).
         spec = dataclasses.replace(spec, number=None)
-    progress = Progress(enabled=None if not quiet else False)
-    try:
+    with Progress(enabled=None if not quiet else False) as progress:
         result = measure_what_if(spec, names, progress)
-    finally:
-        progress.clear()
     if json_path is not None:
         save_whatif(result, json_path)
     click.echo(render_whatif(result), nl=False)

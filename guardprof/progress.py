@@ -1,8 +1,17 @@
-"""Progress on a terminal, silence elsewhere (pipes, CI logs, --quiet)."""
+"""Progress on a terminal, silence elsewhere (pipes, CI logs, --quiet), and a Ctrl-C that works.
+
+Ctrl-C needs care here: dynamo runs some guards (LAMBDA_GUARD) as Python called from C++, which
+treats any exception as a failed guard and clears it, so a KeyboardInterrupt raised by the
+default handler inside a guard is lost (seen in 3 of 4 tries during a sweep). Inside
+`with Progress(...)`, Ctrl-C is recorded instead and raised at the next progress update, which
+always comes from guardprof's own code; a second Ctrl-C interrupts at once.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -15,8 +24,11 @@ class Progress:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._start = time.perf_counter()
         self._shown = False
+        self._interrupt_requested = False
+        self._previous_handler = None
 
     def update(self, message: str) -> None:
+        self.check_interrupt()
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self._start
@@ -29,6 +41,27 @@ class Progress:
             self.stream.write("\r\033[K")
             self.stream.flush()
             self._shown = False
+
+    def check_interrupt(self) -> None:
+        """Raise the KeyboardInterrupt a Ctrl-C asked for (a safe point in guardprof's code)."""
+        if self._interrupt_requested:
+            raise KeyboardInterrupt
+
+    def _on_sigint(self, _signum, _frame) -> None:
+        if self._interrupt_requested:
+            raise KeyboardInterrupt
+        self._interrupt_requested = True
+
+    def __enter__(self) -> Progress:
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGINT, self._previous_handler)
+            self._previous_handler = None
+        self.clear()
 
 
 SILENT = Progress(enabled=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -318,9 +317,8 @@ def run_sweep(
     save_sweep(result, out)
     run = _Run(settings, out, result, progress, on_point, sum(p.weight for p in planned))
     try:
-        with run.stop:
-            for i, point in enumerate(planned):
-                run.measure(i, point)
+        for i, point in enumerate(planned):
+            run.measure(i, point)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
@@ -345,21 +343,19 @@ class _Run:
     total_weight: float
     done_weight: float = 0.0
     start: float = field(default_factory=time.perf_counter)
-    stop: _StopOnSigint = field(default_factory=lambda: _StopOnSigint())
 
     def measure(self, i: int, point: GridPoint) -> None:
         from guardprof.measure import measure_warm, warm
 
-        self.stop.check()
+        self.progress.check_interrupt()
         n = self.result.planned_points
         eta = self.eta_s()
         eta_text = "" if eta is None else f", ETA {eta:.0f} s"
-        progress = _Prefixed(self.progress, f"[{_bar(i, n)} {i}/{n}{eta_text}] {point.label}: ",
-                             self.stop)
+        progress = _Prefixed(self.progress, f"[{_bar(i, n)} {i}/{n}{eta_text}] {point.label}: ")
         t0 = time.perf_counter()
         warmed = warm(self.settings.spec(point), progress)
         report = measure_warm(warmed, progress, cross_check=False)
-        self.stop.check()
+        self.progress.check_interrupt()
         report_file = f"{POINTS_DIR}/{point.slug}.json"
         save_report(report, self.out / report_file)
         sweep_point = point_from_report(point, report, time.perf_counter() - t0, report_file)
@@ -378,49 +374,15 @@ class _Run:
         return elapsed / self.done_weight * (self.total_weight - self.done_weight)
 
 
-class _StopOnSigint:
-    """Ctrl-C as a request, honoured at the next safe point (a progress update, a new point).
-
-    The default handler raises KeyboardInterrupt wherever Python happens to be, and dynamo
-    runs some guards (LAMBDA_GUARD) as Python called from C++, which treats an exception as a
-    failed guard and clears it: the interrupt would be lost. A second Ctrl-C interrupts at once.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-
-    def _handler(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def check(self) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-    def __enter__(self) -> _StopOnSigint:
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        except ValueError:  # not the main thread: leave Ctrl-C as it is
-            self._previous = None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-
 class _Prefixed(Progress):
     """Progress lines of one point, prefixed with the sweep's bar and ETA."""
 
-    def __init__(self, inner: Progress, prefix: str, stop: _StopOnSigint) -> None:
+    def __init__(self, inner: Progress, prefix: str) -> None:
         super().__init__(enabled=inner.enabled, stream=inner.stream)
-        self._inner, self._prefix, self.stop = inner, prefix, stop
+        self._inner, self._prefix = inner, prefix
 
     def update(self, message: str) -> None:
-        self.stop.check()  # progress is reported from guardprof's own code: a safe point
-        self._inner.update(self._prefix + message)
+        self._inner.update(self._prefix + message)  # raises a pending Ctrl-C
 
     def clear(self) -> None:
         pass  # the sweep clears its own line between points
