@@ -24,7 +24,13 @@ from guardprof.intervals import (
     median_of,
     verdict,
 )
-from guardprof.report import SCHEMA_VERSION, GuardReport, from_dict
+from guardprof.report import (
+    REPORT_TYPE,
+    SCHEMA_VERSION,
+    GuardReport,
+    check_report_type,
+    from_dict,
+)
 
 DEFAULT_TOLERANCE_PCT = 5.0
 
@@ -186,15 +192,14 @@ def load_for_compare(path: Path, force: bool) -> tuple[GuardReport, list[str]]:
         raise GuardprofError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GuardprofError(f"{path} is not valid JSON (truncated or corrupt?): {exc}") from exc
-    if not isinstance(data, dict):
-        raise GuardprofError(f"{path} is not a guardprof run report")
+    try:
+        check_report_type(data, REPORT_TYPE)
+    except GuardprofError as exc:
+        raise GuardprofError(f"{path}: {exc.message}") from None
     overridden = []
     version = data.get("schema_version")
     if version is None:
-        what = data.get("kind", "a JSON file")
-        raise GuardprofError(
-            f"{path} has no schema_version: it is {what}, not a `guardprof run --json` report"
-        )
+        raise GuardprofError(f"{path} has no schema_version: not a `guardprof run --json` report")
     if version != SCHEMA_VERSION:
         if not force:
             raise GuardprofError(

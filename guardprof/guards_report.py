@@ -30,7 +30,7 @@ from typing import Any
 
 from guardprof.errors import GuardprofError
 from guardprof.fileio import write_text_atomic
-from guardprof.report import Environment, _build
+from guardprof.report import Environment, build_dataclass, check_report_type
 
 GUARDS_SCHEMA_VERSION = 1
 REPORT_TYPE = "guardprof-guards"
@@ -321,12 +321,7 @@ def save_guards_report(report: GuardsReport, path: str | Path) -> Path:
 
 
 def from_dict(data: Any) -> GuardsReport:
-    if not isinstance(data, dict):
-        raise GuardprofError("not a guardprof guards report: the JSON is not an object")
-    if data.get("report_type") != REPORT_TYPE:
-        hint = " (a `guardprof run` report? load it with `guardprof run --load`)" if (
-            "result_line" in data) else ""
-        raise GuardprofError(f"not a guardprof guards report{hint}")
+    check_report_type(data, REPORT_TYPE)
     version = data.get("schema_version")
     if version != GUARDS_SCHEMA_VERSION:
         raise GuardprofError(
@@ -334,7 +329,7 @@ def from_dict(data: Any) -> GuardsReport:
             f"{GUARDS_SCHEMA_VERSION}"
         )
     try:
-        return _build(GuardsReport, data)
+        return build_dataclass(GuardsReport, data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise GuardprofError(f"guards report is not valid: {exc}") from exc
 

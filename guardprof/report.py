@@ -19,6 +19,14 @@ from guardprof.fileio import write_text_atomic
 from guardprof.stats import SampleStats
 
 SCHEMA_VERSION = 1
+REPORT_TYPE = "guardprof-run"
+# Which command reads each kind of guardprof JSON, for a helpful error on the wrong one.
+READERS = {
+    "guardprof-run": "guardprof run --load / compare / report",
+    "guardprof-guards": "guardprof guards --load",
+    "guardprof-sweep": "guardprof sweep (its folder) and guardprof report --sweep",
+    "guardprof-whatif": "no command yet: it is written by guardprof run --what-if",
+}
 
 
 @dataclass
@@ -218,7 +226,7 @@ def summary(report: GuardReport) -> dict[str, float | int | None]:
 
 
 def to_dict(report: GuardReport) -> dict[str, Any]:
-    data = dataclasses.asdict(report)
+    data = {"report_type": REPORT_TYPE, **dataclasses.asdict(report)}
     data["summary"] = summary(report)
     return data
 
@@ -231,14 +239,30 @@ def save_report(report: GuardReport, path: str | Path) -> Path:
     return write_text_atomic(path, to_json(report))
 
 
+def check_report_type(data: Any, expected: str) -> None:
+    """Refuse another guardprof JSON (or any other JSON) naming what it is and what reads it."""
+    if not isinstance(data, dict):
+        raise GuardprofError(f"not a guardprof report (expected a {expected} report)")
+    # No report_type: a run report if it has a result line, else let the version check speak.
+    found = data.get("report_type", REPORT_TYPE if "result_line" in data else expected)
+    if found == expected:
+        return
+    if found in READERS:
+        raise GuardprofError(
+            f"this is a {found} report, read by `{READERS[found]}`; expected a {expected} report"
+        )
+    raise GuardprofError(f"not a guardprof report (expected a {expected} report)")
+
+
 def from_dict(data: dict[str, Any]) -> GuardReport:
-    version = data.get("schema_version") if isinstance(data, dict) else None
+    check_report_type(data, REPORT_TYPE)
+    version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise GuardprofError(
             f"report has schema_version {version!r}; this guardprof reads version {SCHEMA_VERSION}"
         )
     try:
-        return _build(GuardReport, data)
+        return build_dataclass(GuardReport, data)
     except (KeyError, TypeError, ValueError) as exc:
         raise GuardprofError(f"report is not a valid guardprof report: {exc}") from exc
 
@@ -256,14 +280,14 @@ def load_report(path: str | Path) -> GuardReport:
     return from_dict(data)
 
 
-def _build(tp: Any, value: Any) -> Any:
+def build_dataclass(tp: Any, value: Any) -> Any:
     """Rebuild a value of annotated type `tp` from its JSON form (dataclasses, lists, dicts)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None:
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _build(inner[0], value)
+        return build_dataclass(inner[0], value)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise TypeError(f"expected an object for {tp.__name__}, got {type(value).__name__}")
@@ -271,7 +295,7 @@ def _build(tp: Any, value: Any) -> Any:
         kwargs = {}
         for f in dataclasses.fields(tp):
             if f.name in value:
-                kwargs[f.name] = _build(hints[f.name], value[f.name])
+                kwargs[f.name] = build_dataclass(hints[f.name], value[f.name])
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise KeyError(f"{tp.__name__}.{f.name} missing")
         return tp(**kwargs)
@@ -279,12 +303,12 @@ def _build(tp: Any, value: Any) -> Any:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
             raise TypeError(f"expected a list, got {type(value).__name__}")
-        return [_build(item, v) for v in value]
+        return [build_dataclass(item, v) for v in value]
     if origin is dict:
         _, item = typing.get_args(tp)
         if not isinstance(value, dict):
             raise TypeError(f"expected an object, got {type(value).__name__}")
-        return {k: _build(item, v) for k, v in value.items()}
+        return {k: build_dataclass(item, v) for k, v in value.items()}
     if tp is float and isinstance(value, int):
         return float(value)
     return value

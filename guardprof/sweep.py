@@ -164,7 +164,7 @@ class SweepPoint:
 
 @dataclass
 class SweepResult:
-    kind: str
+    report_type: str
     sweep_schema_version: int
     environment: Environment | None
     grid: dict
@@ -265,7 +265,7 @@ def save_sweep(result: SweepResult, out: Path) -> Path:
 
 
 def load_sweep(path: Path) -> dict:
-    """The raw sweep.json of a folder (or the file itself), checked for kind and version."""
+    """The raw sweep.json of a folder (or the file itself), checked for report type and version."""
     file = path / SWEEP_FILE if path.is_dir() else path
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -273,7 +273,7 @@ def load_sweep(path: Path) -> dict:
         raise GuardprofError(f"cannot read sweep {file}: {exc.strerror or exc}") from exc
     except json.JSONDecodeError as exc:
         raise GuardprofError(f"{file} is not valid JSON (truncated or corrupt?): {exc}") from exc
-    if not isinstance(data, dict) or data.get("kind") != "guardprof-sweep":
+    if not isinstance(data, dict) or data.get("report_type") != "guardprof-sweep":
         raise GuardprofError(f"{file} is not a guardprof sweep")
     if data.get("sweep_schema_version") != SWEEP_SCHEMA_VERSION:
         raise GuardprofError(
@@ -303,7 +303,7 @@ def run_sweep(
 
     planned = grid.points()
     result = SweepResult(
-        kind="guardprof-sweep",
+        report_type="guardprof-sweep",
         sweep_schema_version=SWEEP_SCHEMA_VERSION,
         environment=environment(settings.device),
         grid={"num_args": list(grid.num_args), "sizes_count": list(grid.sizes_count),

@@ -124,7 +124,7 @@ class VariantResult:
 
 @dataclass
 class WhatIfResult:
-    kind: str
+    report_type: str
     whatif_schema_version: int
     environment: Environment
     workload: dict
@@ -252,7 +252,7 @@ def measure_what_if(
     progress.clear()
     calls = len(live[0].prepared.calls)
     return WhatIfResult(
-        kind="guardprof-whatif",
+        report_type="guardprof-whatif",
         whatif_schema_version=WHATIF_SCHEMA_VERSION,
         environment=environment(spec.device),
         workload={**dataclasses.asdict(spec), "calls_per_iteration": calls},

@@ -91,7 +91,7 @@ def test_refuses_truncated_and_foreign_json(reports, tmp_path):
     assert result.exit_code == 1 and "not valid JSON" in _one_error_line(result.output)
 
     sweep_like = tmp_path / "sweep.json"
-    sweep_like.write_text(json.dumps({"kind": "guardprof-sweep", "points": []}))
+    sweep_like.write_text(json.dumps({"report_type": "guardprof-sweep", "points": []}))
     result = _compare(reports["a"], sweep_like)
     assert result.exit_code == 1 and "guardprof-sweep" in _one_error_line(result.output)
 

@@ -86,7 +86,7 @@ def test_no_compiled_frames():
     ('{"report_type": "guardprof-guards", "schema_version": 99}', "schema_version 99"),
     ('{"report_type": "guardprof-guards", "schema_version": 1, "frames": []}', "not valid"),
     ('{"schema_version": 1, "result_line": "compiled 1.0us"}', "guardprof run --load"),
-    ("[1, 2]", "not a guardprof guards report"),
+    ("[1, 2]", "not a guardprof report (expected a guardprof-guards report)"),
 ])
 def test_bad_guards_load(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -96,7 +96,8 @@ def test_bad_guards_load(tmp_path, content, message):
 
 def test_run_load_rejects_a_guards_report_and_corrupt_files(saved, tmp_path):
     path, _ = saved
-    assert "not a valid guardprof report" in one_line_error(invoke("run", "--load", str(path)), 1)
+    message = one_line_error(invoke("run", "--load", str(path)), 1)
+    assert "this is a guardprof-guards report, read by `guardprof guards --load`" in message
     corrupt = tmp_path / "corrupt.json"
     corrupt.write_text(path.read_text()[:100])
     assert "not valid JSON" in one_line_error(invoke("run", "--load", str(corrupt)), 1)

@@ -36,7 +36,7 @@ def tiny_sweep(tmp_path_factory) -> Path:
 
 def test_sweep_writes_points_fit_plot_and_summary(tiny_sweep: Path):
     data = json.loads((tiny_sweep / "sweep.json").read_text())
-    assert data["kind"] == "guardprof-sweep" and data["complete"] and not data["interrupted"]
+    assert data["report_type"] == "guardprof-sweep" and data["complete"] and not data["interrupted"]
     points = data["points"]
     assert [(p["num_args"], p["sizes_count"]) for p in points] == [(2, 1), (2, 4), (32, 1),
                                                                    (32, 4)]

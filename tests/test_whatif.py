@@ -73,7 +73,7 @@ def test_cli_what_if_writes_json(tmp_path):
     assert result.exit_code == 0, result.output
     assert "dynamic" in result.output and "skip-guards" in result.output
     data = json.loads(out.read_text())
-    assert data["kind"] == "guardprof-whatif"
+    assert data["report_type"] == "guardprof-whatif"
     assert [v["name"] for v in data["variants"]] == ["baseline", "dynamic", "skip-guards"]
     assert data["variants"][0]["entries"] == 3 and data["variants"][0]["number"] == 10
 
