@@ -8,13 +8,13 @@ when the whole interval lies beyond the tolerance band (see `intervals.verdict`)
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from guardprof.errors import GuardprofError, WorkloadUsageError
+from guardprof.fileio import read_json
 from guardprof.intervals import (
     RatioEstimate,
     Statistic,
@@ -186,12 +186,7 @@ def check_distinct(a: Path, b: Path) -> None:
 
 def load_for_compare(path: Path, force: bool) -> tuple[GuardReport, list[str]]:
     """A report, refusing another schema version unless `force` (then it is read as ours)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GuardprofError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GuardprofError(f"{path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    data = read_json(path)
     try:
         check_report_type(data, REPORT_TYPE)
     except GuardprofError as exc:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from guardprof.errors import GuardprofError
 
@@ -39,6 +41,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def read_json(path: str | os.PathLike, what: str = "") -> Any:
+    """Parse a JSON file, or fail in one line saying whether it is unreadable or not JSON."""
+    path = Path(path)
+    label = f"{what} {path}" if what else str(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GuardprofError(f"cannot read {label}: {exc.strerror or exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GuardprofError(f"{path} is not valid JSON (truncated or corrupt?): {exc}") from exc
 
 
 def _umask() -> int:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from guardprof.errors import GuardprofError
-from guardprof.fileio import write_text_atomic
+from guardprof.fileio import read_json, write_text_atomic
 from guardprof.report import Environment, build_dataclass, check_report_type
 
 GUARDS_SCHEMA_VERSION = 1
@@ -335,13 +335,4 @@ def from_dict(data: Any) -> GuardsReport:
 
 
 def load_guards_report(path: str | Path) -> GuardsReport:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GuardprofError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GuardprofError(f"{path} is not valid JSON (truncated or corrupt?): {exc}") from exc
-    return from_dict(data)
+    return from_dict(read_json(path))

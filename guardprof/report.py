@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from guardprof.errors import GuardprofError
-from guardprof.fileio import write_text_atomic
+from guardprof.fileio import read_json, write_text_atomic
 from guardprof.stats import SampleStats
 
 SCHEMA_VERSION = 1
@@ -268,16 +268,7 @@ def from_dict(data: dict[str, Any]) -> GuardReport:
 
 
 def load_report(path: str | Path) -> GuardReport:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GuardprofError(f"cannot read report {path}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GuardprofError(f"{path} is not valid JSON (truncated or corrupt?): {exc}") from exc
-    return from_dict(data)
+    return from_dict(read_json(path, "report"))
 
 
 def build_dataclass(tp: Any, value: Any) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from guardprof.cost_model import CostFit, ModelInput, fit
 from guardprof.errors import GuardprofError, WorkloadUsageError
-from guardprof.fileio import write_text_atomic
+from guardprof.fileio import read_json, write_text_atomic
 from guardprof.progress import SILENT, Progress
 from guardprof.report import Environment, GuardReport, save_report
 from guardprof.workload import WorkloadSpec
@@ -267,12 +267,7 @@ def save_sweep(result: SweepResult, out: Path) -> Path:
 def load_sweep(path: Path) -> dict:
     """The raw sweep.json of a folder (or the file itself), checked for report type and version."""
     file = path / SWEEP_FILE if path.is_dir() else path
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GuardprofError(f"cannot read sweep {file}: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise GuardprofError(f"{file} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    data = read_json(file, "sweep")
     if not isinstance(data, dict) or data.get("report_type") != "guardprof-sweep":
         raise GuardprofError(f"{file} is not a guardprof sweep")
     if data.get("sweep_schema_version") != SWEEP_SCHEMA_VERSION:
