@@ -14,7 +14,7 @@ from guardprof.progress import Progress
 
 
 @click.command()
-@workload_options(default_backend="eager")
+@workload_options(default_backend="eager", timing=False)
 @click.option("--entry", "entry_id", metavar="ID", default=None,
               help="Show this cache entry in detail (a compile id such as 0/3). "
                    "Default: each frame's first compiled entry.")

@@ -14,8 +14,11 @@ from guardprof.workload import WorkloadSpec, parse_sizes
 STANDARD_SIZES = "10:101:10"
 
 
-def workload_options(default_backend: str = "inductor") -> Callable:
-    """Decorate a command with the workload options; it receives `spec: WorkloadSpec`."""
+def workload_options(default_backend: str = "inductor", timing: bool = True) -> Callable:
+    """Decorate a command with the workload options; it receives `spec: WorkloadSpec`.
+
+    `timing=False` leaves out --number/--repeat, for commands that do not time the hot loop.
+    """
 
     options = [
         click.option("--target", metavar="MODULE:NAME|FILE.py:NAME", default=None,
@@ -34,11 +37,7 @@ def workload_options(default_backend: str = "inductor") -> Callable:
                      help="torch.compile(dynamic=None): torch's automatic-dynamic default."),
         click.option("--recompile-limit", type=int, default=16, show_default=True,
                      help="torch._dynamo.config.recompile_limit."),
-        click.option("--number", type=int, default=None,
-                     help="Iterations per timing round. Default: 1000 for the standard "
-                          "workload, calibrated (≥0.2 s per round) for --target."),
-        click.option("--repeat", type=int, default=10, show_default=True,
-                     help="Timing rounds; the median is reported."),
+        *(_timing_options() if timing else []),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
                      show_default=True, help="Where the standard workload's tensors live."),
         click.option("--seed", type=int, default=None, help="torch.manual_seed before building."),
@@ -47,7 +46,7 @@ def workload_options(default_backend: str = "inductor") -> Callable:
     def decorator(command: Callable) -> Callable:
         @functools.wraps(command)
         def wrapper(*args, target, backend, num_args, sizes, dynamic, auto_dynamic,
-                    recompile_limit, number, repeat, device, seed, **kwargs):
+                    recompile_limit, device, seed, number=None, repeat=10, **kwargs):
             spec = build_spec(target=target, backend=backend, num_args=num_args, sizes=sizes,
                               dynamic=None if auto_dynamic else dynamic,
                               recompile_limit=recompile_limit, number=number, repeat=repeat,
@@ -59,6 +58,16 @@ def workload_options(default_backend: str = "inductor") -> Callable:
         return wrapper
 
     return decorator
+
+
+def _timing_options() -> list[Callable]:
+    return [
+        click.option("--number", type=int, default=None,
+                     help="Iterations per timing round. Default: 1000 for the standard "
+                          "workload, calibrated (≥0.2 s per round) for --target."),
+        click.option("--repeat", type=int, default=10, show_default=True,
+                     help="Timing rounds; the median is reported."),
+    ]
 
 
 def build_spec(*, target, backend, num_args, sizes, dynamic, recompile_limit, number, repeat,
