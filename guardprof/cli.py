@@ -40,28 +40,26 @@ def main(ctx: click.Context, debug: bool) -> None:
     guardprof run                    the standard guard benchmark, timed and explained
     guardprof run --backend eager    the same, without inductor's long compile
     guardprof run --target my.py:make --json result.json
+    guardprof guards --diff 0/2 0/3  guard trees, cost by guard kind, recompile reasons
+    guardprof profile [--flame]      cProfile (for snakeviz) or py-spy with guards visible
+    guardprof sweep -o sweep/        how guard cost scales, with a fitted model
+    guardprof compare A.json B.json  what changed, beyond noise
+    guardprof report A.json -o r.html  one self-contained page for a bug report
     """
     ctx.ensure_object(dict)["debug"] = debug
 
 
 def _register() -> None:
-    from guardprof.cli_run import run
-
-    main.add_command(run)
-    from guardprof.cli_guards import guards
-
-    main.add_command(guards)
-    from guardprof.cli_profile import profile, view
-
-    main.add_command(profile)
-    main.add_command(view)
+    """Each command lives in its own module; importing them stays cheap (torch loads lazily)."""
     from guardprof.cli_compare import compare
+    from guardprof.cli_guards import guards
+    from guardprof.cli_profile import profile, view
     from guardprof.cli_report import report
+    from guardprof.cli_run import run
     from guardprof.cli_sweep import sweep
 
-    main.add_command(sweep)
-    main.add_command(compare)
-    main.add_command(report)
+    for command in (run, guards, profile, view, sweep, compare, report):
+        main.add_command(command)
 
 
 _register()
