@@ -49,6 +49,7 @@ def capture_iteration(compiled_fn: Callable[..., Any], calls: list) -> Capture:
     invocations: list[Invocation] = []
     current = [0]
 
+    @torch_compat.never_compile  # dynamo would otherwise convert the hook's own frames
     def hook(frame: types.FrameType, event: str, _arg: Any) -> None:
         if event != "call":
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,9 +46,10 @@ WORKLOAD_ONLY = ("target", "backend", "num_args", "sizes", "dynamic", "auto_dyna
 @click.option("--native/--no-native", default=True, show_default=True,
               help="--flame: native (C++) frames, where guards run; Python frames only is "
                    "lighter but cannot see guard evaluation.")
-@click.option("--duration", type=click.FloatRange(min=0.1), default=None,
-              help=f"--flame: seconds sampled. Default: {WORKLOAD_SECONDS:g} of hot loop; "
-                   f"{PID_SECONDS:g} with --pid; a launched program until it exits.")
+@click.option("--duration", type=click.IntRange(min=1), default=None,
+              help=f"--flame: whole seconds sampled (py-spy's unit). Default: "
+                   f"{WORKLOAD_SECONDS:g} of hot loop; {PID_SECONDS:g} with --pid; a launched "
+                   "program until it exits.")
 @click.option("--pid", type=int, default=None,
               help="--flame: attach to this running Python process instead of a workload.")
 @click.option("--py-spy", "pyspy_path", default=None, metavar="PATH",
@@ -201,7 +201,7 @@ def view(file: Path, port: int, host: str, no_browser: bool) -> None:
     from guardprof.profile_cprofile import load_stats
 
     load_stats(file)
-    if shutil.which("snakeviz") is None and not _importable("snakeviz"):
+    if not _importable("snakeviz"):  # started as `python -m snakeviz` below
         raise GuardprofError("snakeviz is not installed: pip install snakeviz")
     port = port or free_port(host)
     args = [sys.executable, "-m", "snakeviz", "-H", host, "-p", str(port)]

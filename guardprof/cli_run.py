@@ -42,6 +42,8 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
     from guardprof.render_text import render
     from guardprof.report import load_report, save_report
 
+    if load_path is not None and json_path is not None:
+        raise click.UsageError("--load re-renders a saved report; --json would only copy it")
     if what_if is not None:
         run_what_if(spec, what_if, json_path=json_path, load_path=load_path, quiet=quiet)
         return

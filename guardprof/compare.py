@@ -330,7 +330,9 @@ def gate(comparison: Comparison, metric: str, fail_above_pct: float) -> str | No
     if not est.has_interval:
         return (
             f"--fail-above: {row.label.strip()} has no interval ({est.method}); the gate "
-            "cannot decide (use more --repeat, or --metric call)"
+            "cannot decide (replayed figures take their interval from the spread across the "
+            "iteration's calls, so they need ≥ 3 calls; timed figures need --repeat ≥ 3: "
+            "try --metric call)"
         )
     limit = 1 + fail_above_pct / 100
     if est.low > limit:

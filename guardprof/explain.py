@@ -20,7 +20,7 @@ def findings_for(report: GuardReport) -> list[str]:
         if frame.uncompiled_calls:
             limit = report.workload.recompile_limit
             why = (
-                f"the frame has {len(frame.entries)} entries, the recompile limit ({limit}), so "
+                f"the frame has {_entries(len(frame.entries))}, the recompile limit ({limit}), so "
                 "dynamo stopped compiling it"
                 if len(frame.entries) >= limit
                 else "dynamo did not compile a new entry for them"
@@ -70,37 +70,45 @@ def findings_for(report: GuardReport) -> list[str]:
     return findings
 
 
+def _entries(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n} entries"
+
+
 def _walk_findings(report: GuardReport) -> list[str]:
     cost = report.guard_cost
     n_entries = report.entry_count
     if not cost.calls or n_entries == 0:
         return ["No cache entries were found for the workload: nothing was compiled."]
-    depth = cost.walk_depth_mean
+    rejected = cost.rejected_checks_per_call
+    if rejected == 0:
+        return [
+            f"Each call is accepted by the first entry it checks in every compiled frame (walk "
+            f"depth {cost.walk_depth_mean:.1f}, {_entries(n_entries)} in all): the guard cost is "
+            f"the accepted entries' checks, {cost.accepted_us_per_call:.1f} µs/call."
+        ]
     total = cost.total_us_per_call
     rejected_share = cost.rejected_us_per_call / total if total else 0.0
-    calls = report.workload.calls_per_iteration
-    if depth >= 1.5:
-        cycling = all(
-            1 < len(f.entries) <= calls
-            and depth >= len(f.entries) - 0.5
-            and not f.uncompiled_calls
-            for f in report.frames
-        )
+    frames = report.frames
+    cycling = (
+        len(frames) == 1
+        and not frames[0].uncompiled_calls
+        and 1 < len(frames[0].entries) <= report.workload.calls_per_iteration
+        and rejected >= len(frames[0].entries) - 1.5
+    )
+    if cycling:
         why = (
             f"the calls cycle through {n_entries} input signatures, so the entry a call needs "
             f"was last used {n_entries} calls ago and sits at the back of the list (a hit moves "
             "its entry to the front)"
-            if cycling and len(report.frames) == 1
-            else "the entry a call needs is often not at the front of the list, or no entry "
-            "accepts the call"
         )
-        return [
-            f"Each call checks {depth:.1f} cache entries on average ({n_entries} in all): {why}. "
-            f"Rejected entries cost {cost.rejected_us_per_call:.1f} µs/call "
-            f"({_pct(rejected_share)} of guard time), the accepted entry's check "
-            f"{cost.accepted_us_per_call:.1f} µs/call."
-        ]
+    elif any(f.uncompiled_calls for f in frames):
+        why = "some calls are accepted by no entry and check every one (see below)"
+    else:
+        why = "the entry a call needs is often not at the front of its frame's list"
     return [
-        f"Each call is accepted by the first entry it checks (walk depth {depth:.1f}): the guard "
-        f"cost is the accepted entry's check, {cost.accepted_us_per_call:.1f} µs/call."
+        f"Each call rejects {rejected:.1f} cache entries on average before one accepts or the "
+        f"list ends (walk depth {cost.walk_depth_mean:.1f}; {_entries(n_entries)} in all): {why}. "
+        f"Rejected entries cost {cost.rejected_us_per_call:.1f} µs/call "
+        f"({_pct(rejected_share)} of guard time), accepted checks "
+        f"{cost.accepted_us_per_call:.1f} µs/call."
     ]

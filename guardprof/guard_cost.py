@@ -22,7 +22,7 @@ Method (stated in every report, `COST_METHOD`):
   its parts (same cache state, same load from other processes), minus the call of an empty root;
   shown beside `guardprof run`'s replayed figure. Parts reconcile when their sum is within
   `TOLERANCE` of the whole. Known shortfall: checks under ≈1.5 µs keep ≈0.15–0.3 µs of per-check
-  fixed cost no guard shows alone (see docs/guards.md).
+  fixed cost no guard shows alone (see the README, `guardprof guards`).
 """
 
 from __future__ import annotations

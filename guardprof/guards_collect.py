@@ -35,18 +35,12 @@ from guardprof.workload import WorkloadSpec
 
 
 def collect(spec: WorkloadSpec, progress: Progress = SILENT) -> GuardsReport:
-    counters_before = torch_compat.dynamo_counters()
     # guards needs no timing loop: skip `warm`'s calibration of iterations per round.
-    warmed = warm(dataclasses.replace(spec, number=spec.number or 1), progress)
-    compile_counters = _counter_delta(counters_before, torch_compat.dynamo_counters())
-    return collect_warm(warmed, progress, compile_counters)
+    return collect_warm(warm(dataclasses.replace(spec, number=spec.number or 1), progress),
+                        progress)
 
 
-def collect_warm(
-    warmed: WarmWorkload, progress: Progress = SILENT, compile_counters: dict | None = None
-) -> GuardsReport:
-    """`compile_counters`: how dynamo's counters moved while the workload compiled (dynamo
-    never resets them, and the capture's profile hook moves them again: see notes)."""
+def collect_warm(warmed: WarmWorkload, progress: Progress = SILENT) -> GuardsReport:
     prepared = warmed.prepared
     calls = prepared.calls
     progress.update("capturing one iteration's frames and cache order")
@@ -108,19 +102,8 @@ def collect_warm(
         frames=frames,
         phases_s=phases,
         notes=notes,
-        dynamo_counters=compile_counters or {},
+        dynamo_counters=warmed.compile_counters,
     )
-
-
-def _counter_delta(before: dict, after: dict) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for group, values in after.items():
-        earlier = before.get(group, {})
-        changed = {k: v - earlier.get(k, 0) for k, v in values.items()
-                   if isinstance(v, int) and v != earlier.get(k, 0)}
-        if changed:
-            out[group] = changed
-    return out
 
 
 def _frame(

@@ -29,6 +29,7 @@ from guardprof.report import (
     WorkloadInfo,
 )
 from guardprof.runner import (
+    WARMUP_ITERATIONS,
     PreparedWorkload,
     calibrate_number,
     prepare,
@@ -60,6 +61,7 @@ class WarmWorkload:
     compiles: CompileRecorder
     number: int
     number_calibrated: bool
+    compile_counters: dict[str, dict[str, int]]  # how dynamo's counters moved in warm-up
 
     @property
     def spec(self) -> WorkloadSpec:
@@ -75,6 +77,7 @@ class WarmWorkload:
 def warm(spec: WorkloadSpec, progress: Progress = SILENT) -> WarmWorkload:
     """Prepare, compile (during warm-up, as the original does) and choose `number`."""
     progress.update("building the workload")
+    counters_before = torch_compat.dynamo_counters()
     prepared = prepare(spec)
     run_fn = prepared.iteration(prepared.compiled)
 
@@ -91,10 +94,11 @@ def warm(spec: WorkloadSpec, progress: Progress = SILENT) -> WarmWorkload:
 
     with CompileRecorder(on_compile) as recorder:
         warmup_s = warm_up(run_fn, spec.device, progress)
+    counters = torch_compat.counters_since(counters_before)
     if spec.number is not None:
-        return WarmWorkload(prepared, warmup_s, recorder, spec.number, False)
+        return WarmWorkload(prepared, warmup_s, recorder, spec.number, False, counters)
     progress.update("calibrating iterations per timing round")
-    return WarmWorkload(prepared, warmup_s, recorder, calibrate_number(run_fn), True)
+    return WarmWorkload(prepared, warmup_s, recorder, calibrate_number(run_fn), True, counters)
 
 
 def measure(
@@ -141,6 +145,7 @@ def measure_warm(
         ),
         warmup_s=warmed.warmup_s,
         calls_per_iteration=len(calls),
+        warmup_iterations=WARMUP_ITERATIONS,
     )
     notes = [n for n in (warmed.compiles.note, check.note) if n]
     report = GuardReport(
@@ -156,7 +161,7 @@ def measure_warm(
         findings=[],
         notes=notes,
         unattributed_reasons=list(warmed.compiles.trailing_reasons),
-        dynamo_counters=torch_compat.dynamo_counters(),
+        dynamo_counters=warmed.compile_counters,
     )
     if capture.new_entries:
         report.notes.append(
@@ -209,7 +214,7 @@ def _workload_info(warmed: WarmWorkload) -> WorkloadInfo:
 
 
 def _guard_cost(replayed: Replay, n_calls: int) -> GuardCost:
-    calls = [CallGuardCost(i, 0, 0.0, 0.0, False) for i in range(n_calls)]
+    calls = [CallGuardCost(i, 0, 0, 0.0, 0.0, False) for i in range(n_calls)]
     for inv in replayed.invocations:
         cost = calls[inv.call_index]
         cost.walk_depth += len(inv.steps)
@@ -218,6 +223,7 @@ def _guard_cost(replayed: Replay, n_calls: int) -> GuardCost:
             if step.passed:
                 cost.accepted_us += step.seconds * 1e6
             else:
+                cost.rejected_checks += 1
                 cost.rejected_us += step.seconds * 1e6
     return GuardCost(
         method=REPLAY_METHOD,

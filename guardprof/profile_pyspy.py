@@ -191,7 +191,7 @@ def record_args(pyspy: PySpy, options: RecordOptions, output: Path, *, pid: int 
     if options.native:
         args.append("--native")
     if duration is not None:
-        args += ["--duration", str(max(1, round(duration)))]
+        args += ["--duration", str(int(duration))]
     if pid is not None:
         args += ["--pid", str(pid)]
     if command:

@@ -51,6 +51,8 @@ class Progress:
         if self._interrupt_requested:
             raise KeyboardInterrupt
         self._interrupt_requested = True
+        self.stream.write("\nstopping at the next safe point (Ctrl-C again to stop now)…\n")
+        self.stream.flush()
 
     def __enter__(self) -> Progress:
         if threading.current_thread() is threading.main_thread():

@@ -162,7 +162,8 @@ def _timing_section(report: GuardReport) -> str:
                      _us(t.overhead_us_per_call)])
     return (
         "<h2>Timing</h2>"
-        f'<div class="method">{_e(t.method)}; warm-up {t.warmup_s:.1f} s for 3 iterations '
+        f'<div class="method">{_e(t.method)}; warm-up {t.warmup_s:.1f} s for '
+        f"{t.warmup_iterations} iterations "
         f"(includes compilation); {t.calls_per_iteration} calls per iteration</div>"
         + _table(["", "µs/iteration", "IQR µs", "µs/call"], rows, numeric={1, 2, 3})
         + _share_bar(report)

@@ -93,7 +93,10 @@ def render(report: GuardReport) -> str:
         rows.append(["overhead (compiled − eager)", f"{c.median - e.median:.1f}", "",
                      f"{timing.overhead_us_per_call:.1f}"])
     lines += table(rows, ["", "µs/iteration", "IQR µs", "µs/call"], "lrrr")
-    lines.append(f"  warm-up: {timing.warmup_s:.1f} s for 3 iterations (includes compilation)")
+    lines.append(
+        f"  warm-up: {timing.warmup_s:.1f} s for {timing.warmup_iterations} iterations "
+        "(includes compilation)"
+    )
 
     # Guard cost
     lines += ["", f"Guard cost per call — {cost.method}"]
@@ -111,7 +114,8 @@ def render(report: GuardReport) -> str:
         rows.append(["share of the overhead over eager", f"{100 * over:.0f}", "%"])
     lines += table(rows, ["per call", "value", "unit"], "lrl")
     lines.append(
-        f"  (Python call overhead subtracted per check: {cost.python_call_overhead_us:.2f} µs)"
+        f"  (subtracted per check: {cost.python_call_overhead_us:.2f} µs, an empty root guard "
+        "manager's check: the Python → C++ call path and the timer)"
     )
 
     lines += ["", f"Cross-check — {check.method}"]

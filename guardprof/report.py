@@ -67,6 +67,7 @@ class Timing:
     eager_us_per_iteration: SampleStats | None
     warmup_s: float
     calls_per_iteration: int
+    warmup_iterations: int = 3
 
     @property
     def compiled_us_per_call(self) -> float:
@@ -88,6 +89,7 @@ class Timing:
 class CallGuardCost:
     call_index: int
     walk_depth: int  # cache entries checked, over all frames the call ran
+    rejected_checks: int  # of those, the ones whose guards rejected the call
     rejected_us: float
     accepted_us: float
     fell_back: bool  # some frame found no accepting entry and ran uncompiled
@@ -112,6 +114,10 @@ class GuardCost:
     @property
     def walk_depth_mean(self) -> float:
         return self._mean("walk_depth")
+
+    @property
+    def rejected_checks_per_call(self) -> float:
+        return self._mean("rejected_checks")
 
     @property
     def rejected_us_per_call(self) -> float:
@@ -179,6 +185,7 @@ class GuardReport:
     findings: list[str]
     notes: list[str]
     unattributed_reasons: list[str] = field(default_factory=list)
+    # How torch._dynamo.utils.counters moved during warm-up (compilation); only what changed.
     dynamo_counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -300,6 +307,10 @@ def build_dataclass(tp: Any, value: Any) -> Any:
         if not isinstance(value, dict):
             raise TypeError(f"expected an object, got {type(value).__name__}")
         return {k: build_dataclass(item, v) for k, v in value.items()}
-    if tp is float and isinstance(value, int):
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp in (int, float, str, bool) and not (
+        isinstance(value, tp) and (tp is bool or not isinstance(value, bool))
+    ):
+        raise TypeError(f"expected {tp.__name__}, got {type(value).__name__} {value!r}")
     return value

@@ -57,7 +57,16 @@ def original_of(fn: Any) -> Any:
 
 
 def compile_fn(fn: Any, backend: str, dynamic: bool | None) -> Any:
-    return torch.compile(fn, backend=backend, dynamic=dynamic)
+    from torch._dynamo.exc import InvalidBackend
+
+    from guardprof.errors import WorkloadUsageError
+
+    try:
+        return torch.compile(fn, backend=backend, dynamic=dynamic)
+    except InvalidBackend:
+        known = ", ".join(torch._dynamo.list_backends())
+        raise WorkloadUsageError(f"--backend {backend!r} is not a torch.compile backend "
+                                 f"(known: {known})") from None
 
 
 # --- cache entries --------------------------------------------------------------------------
@@ -81,10 +90,6 @@ class EntryHandle:
     def guard_tree(self) -> str:
         """The guard tree exactly as `TORCH_LOGS=guards` prints it."""
         return str(self.guard_manager)
-
-    def check_verbose(self, f_locals: dict) -> list[str]:
-        info = self.guard_manager.root.check_verbose(f_locals)
-        return [] if info.result else list(info.verbose_code_parts)
 
 
 def compiled_codes() -> list[types.CodeType]:
@@ -202,16 +207,31 @@ class CompileRecorder:
         return {r.compile_id: r.reasons for r in self.records}
 
 
-def all_recorded_reasons() -> dict[types.CodeType, list[str]]:
-    from torch._dynamo.utils import guard_failures
-
-    return {code: list(reasons) for code, reasons in guard_failures.items()}
-
-
 def dynamo_counters() -> dict[str, dict[str, int]]:
+    """A snapshot of `torch._dynamo.utils.counters` (process-wide: `reset()` keeps them)."""
     from torch._dynamo.utils import counters
 
     return {k: dict(v) for k, v in counters.items()}
+
+
+def counters_since(before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """How dynamo's counters moved since the snapshot `before` (only what changed)."""
+    out: dict[str, dict[str, int]] = {}
+    for group, values in dynamo_counters().items():
+        earlier = before.get(group, {})
+        changed = {k: v - earlier.get(k, 0) for k, v in values.items()
+                   if isinstance(v, int) and v != earlier.get(k, 0)}
+        if changed:
+            out[group] = changed
+    return out
+
+
+def never_compile(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Keep dynamo from converting `fn`'s frames (a profile hook it would otherwise trace)."""
+    from torch._dynamo.eval_frame import skip_code
+
+    skip_code(fn.__code__)
+    return fn
 
 
 # --- torch.profiler cross-check -------------------------------------------------------------

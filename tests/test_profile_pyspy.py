@@ -61,7 +61,7 @@ def _shim(tmp_path, body: str):
 def test_flame_graph_of_the_hot_loop(tmp_path):
     out = tmp_path / "flame.svg"
     result = CliRunner().invoke(main, ["profile", "--flame", *SMALL_ARGS, "--rate", "200",
-                                       "--duration", "1.5", "-o", str(out)])
+                                       "--duration", "2", "-o", str(out)])
     assert result.exit_code == 0, result.output
     svg = ET.parse(out).getroot()  # valid XML
     titles = [t.text or "" for t in svg.iter(f"{SVG}title")]

@@ -43,7 +43,10 @@ def test_cycling_inputs_walk_every_entry(standard_small_report):
     r = standard_small_report
     assert r.entry_count == 4
     assert [c.walk_depth for c in r.guard_cost.calls] == [4, 4, 4, 4]
+    assert [c.rejected_checks for c in r.guard_cost.calls] == [3, 3, 3, 3]
     assert r.guard_cost.mismatches == 0
+    assert r.findings[0].startswith("Each call rejects 3.0 cache entries")
+    assert "cycle through 4 input signatures" in r.findings[0]
     # each entry serves exactly the call of its size, in compile order
     served = {e.compile_id: e.serves_calls for e in r.frames[0].entries}
     assert served == {"0/0": [0], "0/1": [1], "0/2": [2], "0/3": [3]}
@@ -55,7 +58,7 @@ def test_repeated_input_walks_one_entry():
     assert r.entry_count == 1
     assert [c.walk_depth for c in r.guard_cost.calls] == [1, 1, 1]
     assert r.guard_cost.rejected_us_per_call == 0
-    assert "first entry it checks" in r.findings[0]
+    assert r.findings[0].startswith("Each call is accepted by the first entry it checks")
 
 
 def test_guard_counts_match_the_guard_tree():
@@ -105,6 +108,28 @@ def test_recompile_limit_fallback_is_a_finding_not_a_crash():
     assert frame.uncompiled_calls == [2, 3, 4]
     assert any("ran uncompiled" in f and "recompile limit" in f for f in r.findings)
     assert all(c.fell_back for c in r.guard_cost.calls[2:])
+    # the walk finding must not claim the front entry accepts every call
+    assert "some calls are accepted by no entry" in r.findings[0]
+
+
+def test_one_entry_fallback_is_not_called_a_front_hit():
+    r = measure(small_spec(sizes=(4, 8), recompile_limit=1), cross_check=False,
+                eager_baseline=False)
+    assert r.frames[0].uncompiled_calls == [1]
+    assert r.guard_cost.calls[1].rejected_checks == 1
+    assert not r.findings[0].startswith("Each call is accepted")
+    assert any("the frame has 1 entry, the recompile limit (1)" in f for f in r.findings)
+
+
+def test_capture_compiles_nothing_and_counters_cover_this_run_only():
+    """guardprof's own profile hook must not be converted by dynamo, and the report's
+    counters are this run's compilation, not the process's history."""
+    first = measure(small_spec(sizes=(4, 8)), cross_check=False, eager_baseline=False)
+    second = measure(small_spec(sizes=(4, 8)), cross_check=False, eager_baseline=False)
+    for r in (first, second):
+        assert r.dynamo_counters["stats"]["unique_graphs"] == 2
+        assert r.dynamo_counters["frames"]["ok"] == 2
+    assert all(code.co_name != "hook" for code in torch_compat.compiled_codes())
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -257,6 +282,28 @@ def test_corrupt_and_wrong_version_loads(tmp_path):
     bad.write_text('{"schema_version": 1}')
     result = invoke("run", "--load", str(bad))
     assert result.exit_code == 1 and "not a valid guardprof report" in result.output
+
+
+def test_load_with_a_wrongly_typed_field_is_one_line(standard_small_report, tmp_path):
+    data = to_dict(standard_small_report)
+    data["timing"]["compiled_us_per_iteration"]["median"] = "abc"
+    path = tmp_path / "typed.json"
+    path.write_text(json.dumps(data))
+    result = invoke("run", "--load", str(path))
+    assert result.exit_code == 1
+    assert "not a valid guardprof report: expected float, got str 'abc'" in result.output
+    assert "unexpected" not in result.output
+
+
+def test_load_refuses_json_and_bad_backend_is_a_usage_error(standard_small_report, tmp_path):
+    from guardprof.report import save_report
+
+    path = save_report(standard_small_report, tmp_path / "r.json")
+    result = invoke("run", "--load", str(path), "--json", str(tmp_path / "copy.json"))
+    assert result.exit_code == 2 and "--load re-renders a saved report" in result.output
+    result = invoke("run", *SMALL, "--backend", "nosuch")
+    assert result.exit_code == 2
+    assert "--backend 'nosuch' is not a torch.compile backend" in result.output
 
 
 def test_json_report_gets_the_usual_file_mode(standard_small_report, tmp_path):

@@ -31,7 +31,7 @@ def test_every_variant_keeps_its_own_cache(what_if_all):
     assert by_name["dynamic"].walk_depth == pytest.approx(1)
     # Automatic dynamic: a static entry first, then a dynamic one; never one per size.
     assert 1 <= by_name["auto"].entries <= 2
-    # skip-guards reuses the baseline's compile: same entries, guards not re-counted away.
+    # skip-guards compiles as the baseline does: same entries, guards not re-counted away.
     assert by_name["skip-guards"].entries == sizes
     assert by_name["skip-guards"].guards_per_entry == by_name["baseline"].guards_per_entry
     # Symbolic shapes add guards per entry.
