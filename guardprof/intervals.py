@@ -47,15 +47,6 @@ class RatioEstimate:
     def has_interval(self) -> bool:
         return self.low is not None and self.high is not None
 
-    def inverted(self) -> RatioEstimate:
-        """A / B (e.g. a speed-up from a time ratio): the interval's ends swap."""
-
-        def inv(x: float | None) -> float | None:
-            return None if x is None or x == 0 else 1.0 / x
-
-        return RatioEstimate(inv(self.ratio), inv(self.high), inv(self.low), self.confidence,
-                             self.method)
-
 
 def bootstrap_ratio(
     a: Sequence[Sequence[float]],

@@ -232,8 +232,8 @@ def _check_section(cost: CheckCost, report: GuardsReport, label: str) -> list[st
 def _sources_section(entry: EntryGuards, top: int) -> list[str]:
     managers = [m for m in entry.tree.walk() if m.manager_type != "RootGuardManager"]
     costed = sorted((m for m in managers if m.cost_us is not None), key=lambda m: -m.cost_us)
-    lines = [f"  Costliest sources (own leaf guards, pass check µs; top {top} of "
-             f"{len(managers)})"]
+    shown = f"top {top} of {len(managers)}" if top < len(managers) else f"all {len(managers)}"
+    lines = [f"  Costliest sources (own leaf guards, pass check µs; {shown})"]
     rows = [[_clip(m.source, 80), str(len(m.leaves)), _us3(m.cost_us), _us3(m.subtree_cost_us)]
             for m in costed[:top]]
     root = entry.tree

@@ -145,8 +145,10 @@ def render_flame(result: FlameResult) -> str:
             f"  loop µs/call: unsampled {unsampled:.1f}, IQR {_iqr_per_call(report):.1f} "
             f"({_timing_method(report)}); sampled {sampled:.1f} (timed while py-spy sampled, "
             f"median of {len(result.sampled_us_per_call.samples)} rounds) — "
-            f"×{sampled / unsampled:.2f}: sampling slows the loop, so read shares, not absolute "
-            "times, from the samples"
+            f"×{sampled / unsampled:.2f}"
+            + (": sampling slowed the loop" if sampled > unsampled else
+               ": no slow-down measured this time (machine noise)")
+            + "; read shares, not absolute times, from the samples"
         )
     lines.append("")
     lines += _guard_share_lines(result)
