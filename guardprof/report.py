@@ -139,8 +139,9 @@ class CrossCheck:
     note: str | None = None
     iterations: int = 0
     events: int = 0
-    median_event_us: float | None = None
+    median_event_us: float | None = None  # median over passes of each pass's median event
     per_call_us: float | None = None  # median event × events per call
+    pass_medians_us: list[float] = field(default_factory=list)
     tolerance: float = 0.15
 
 

@@ -123,13 +123,19 @@ def time_loop(
     device: str,
     label: str,
     progress: Progress = SILENT,
+    between_rounds: Callable[[], None] | None = None,
 ) -> list[float]:
-    """Seconds for `number` iterations, `repeat` times (timeit.repeat, one repeat at a time)."""
+    """Seconds for `number` iterations, `repeat` times (timeit.repeat, one repeat at a time).
+
+    `between_rounds` runs after each round, outside the timed region (a profiler pass).
+    """
     timer = timeit.Timer(run_fn)
     results = []
     for r in range(repeat):
         progress.update(f"timing {label}: round {r + 1}/{repeat} ({number} iterations each)")
         synchronize(device)
         results.append(timer.timeit(number))
+        if between_rounds is not None:
+            between_rounds()
     synchronize(device)
     return results

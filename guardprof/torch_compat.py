@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import os
 import re
 import types
@@ -260,9 +261,14 @@ def profile_cache_lookups(run_once: Callable[[], None], iterations: int) -> list
     """Durations (µs) of every `TorchDynamo Cache Lookup` event over `iterations` runs."""
     from torch.profiler import ProfilerActivity, profile
 
-    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
-        for _ in range(iterations):
-            run_once()
+    gc.collect()  # as timeit does: no collection of earlier garbage inside the measured calls
+    gc.disable()
+    try:
+        with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(iterations):
+                run_once()
+    finally:
+        gc.enable()
     return [
         float(evt.cpu_time_total) for evt in prof.events() if evt.name == CACHE_LOOKUP_EVENT
     ]
