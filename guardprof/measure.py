@@ -16,7 +16,7 @@ from guardprof.capture import Capture, capture_iteration
 from guardprof.explain import findings_for
 from guardprof.progress import SILENT, Progress
 from guardprof.replay import METHOD as REPLAY_METHOD
-from guardprof.replay import Replay, replay
+from guardprof.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
 from guardprof.report import (
     SCHEMA_VERSION,
     CallGuardCost,
@@ -48,6 +48,7 @@ TIMING_METHOD = (
 CROSS_CHECK_MIN_CALLS = 200  # per pass
 CROSS_CHECK_MAX_ITERATIONS = 50  # per pass
 CROSS_CHECK_PASSES = 3
+REPLAY_BLOCKS = 3
 CROSS_CHECK_METHOD = (
     f"profiler events: torch.profiler 'TorchDynamo Cache Lookup' events in {CROSS_CHECK_PASSES} "
     "passes spread between the compiled timing rounds (not during them), median of the "
@@ -130,14 +131,30 @@ def measure_warm(
         warmed.run_compiled(), warmed.number, spec.repeat, spec.device, "compiled", progress,
         between_rounds=lookups.after_round if cross_check else None,
     )
+    progress.update("capturing one iteration's frames and cache order")
+    capture = capture_iteration(prepared.compiled, calls)
+    # Replay blocks spread over the eager timing (between its rounds), as the profiler passes
+    # are over the compiled one: one burst of machine noise then spoils one block, not all.
+    timer = ReplayTimer(capture)
+    block_s = TARGET_REPLAY_SECONDS / REPLAY_BLOCKS
+    after_rounds = _spread(REPLAY_BLOCKS - 1, spec.repeat)
+    rounds_done = [0]
+
+    def replay_between_eager_rounds() -> None:
+        rounds_done[0] += 1
+        if rounds_done[0] in after_rounds:
+            timer.time_block(block_s, progress)
+
+    timer.time_block(block_s, progress)
     eager_s = None
     if eager_baseline:
         eager_s = time_loop(
-            warmed.run_eager(), warmed.number, spec.repeat, spec.device, "eager", progress
+            warmed.run_eager(), warmed.number, spec.repeat, spec.device, "eager", progress,
+            between_rounds=replay_between_eager_rounds,
         )
-    progress.update("capturing one iteration's frames and cache order")
-    capture = capture_iteration(prepared.compiled, calls)
-    replayed = replay(capture, progress)
+    while len(timer.block_medians_ns) < REPLAY_BLOCKS and timer.sequence:
+        timer.time_block(block_s, progress)
+    replayed = timer.result()
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
     progress.clear()
 
@@ -282,6 +299,11 @@ def _frames(capture: Capture, replayed: Replay, compiles: CompileRecorder) -> li
     return frames
 
 
+def _spread(count: int, rounds: int) -> set[int]:
+    """After which of `rounds` timing rounds (1-based) to do `count` things, evenly spaced."""
+    return {max(1, min(rounds, (k + 1) * rounds // count)) for k in range(count)}
+
+
 def _cross_check_skipped() -> CrossCheck:
     return CrossCheck(method=CROSS_CHECK_METHOD, available=False, note="cross-check not run")
 
@@ -308,9 +330,7 @@ class _LookupEvents:
             CROSS_CHECK_MAX_ITERATIONS,
             max(1, math.ceil(CROSS_CHECK_MIN_CALLS / calls_per_iteration)),
         )
-        after = {min(rounds, (k + 1) * rounds // CROSS_CHECK_PASSES) for k in
-                 range(CROSS_CHECK_PASSES)}
-        return cls(run_once, per_pass, after)
+        return cls(run_once, per_pass, _spread(CROSS_CHECK_PASSES, rounds))
 
     def after_round(self) -> None:
         """Called after each timing round; records a pass after the planned ones."""

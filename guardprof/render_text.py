@@ -114,8 +114,8 @@ def render(report: GuardReport) -> str:
         rows.append(["share of the overhead over eager", f"{100 * over:.0f}", "%"])
     lines += table(rows, ["per call", "value", "unit"], "lrl")
     lines.append(
-        f"  (subtracted per check: {cost.python_call_overhead_us:.2f} µs, an empty root guard "
-        "manager's check: the Python → C++ call path and the timer)"
+        f"  (subtracted per check: {cost.python_call_overhead_us:.2f} µs, the Python → pybind "
+        "call path and the timer, which dynamo's C++ lookup does not pay)"
     )
 
     lines += ["", f"Cross-check — {check.method}"]

@@ -458,6 +458,15 @@ def leaf_guard_check_verbose(guard: Any, value: Any) -> str | None:
     return "; ".join(parts) or None
 
 
+def guard_manager_noop() -> Callable[[], Any]:
+    """A guard-manager method that does no work (`fail_count`): the Python → pybind call path
+    a replayed check pays and dynamo's own C++ lookup does not (≈130 ns here, vs ≈170 ns for
+    an empty root's `check`, whose extra ≈40 ns is the root's own per-check work)."""
+    from torch._C._dynamo.guards import RootGuardManager
+
+    return RootGuardManager().fail_count  # the bound method keeps its manager alive
+
+
 def empty_root_check() -> Callable[[Any], Any]:
     """The check of a RootGuardManager with no guards: the bare cost of calling a root check."""
     from torch._C._dynamo.guards import RootGuardManager
