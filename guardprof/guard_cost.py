@@ -482,7 +482,7 @@ def _parts(
     parts.sort(key=lambda p: -(p.cost_us if p.cost_us is not None else -1.0))
     if walk_ns is not None:
         parts.append(KindCost(WALK, 0, 0, walk_ns / 1e3,
-                              f"modeled: {check.managers_visited} managers visited"))
+                              f"modeled: {check.managers_visited} manager(s) visited"))
     return parts
 
 

@@ -210,7 +210,7 @@ def _entry_section(
 def _check_section(cost: CheckCost, report: GuardsReport, label: str) -> list[str]:
     outcome = "accepts" if cost.passed else f"rejects at {_clip(cost.failed_at or '?', 90)}"
     lines = [f"  Cost by guard kind, {label} on call {cost.call_index}'s inputs ({outcome}; "
-             f"{cost.managers_visited} managers visited)"]
+             f"{cost.managers_visited} manager(s) visited)"]
     whole = cost.whole_isolated_us
     rows = [[p.kind, str(p.leaf_guards) if p.leaf_guards else "", str(p.code_parts or ""),
              _us3(p.cost_us), _share(p.cost_us, whole), p.method] for p in cost.parts]
