@@ -126,10 +126,13 @@ def measure_warm(
 ) -> GuardReport:
     spec, prepared = warmed.spec, warmed.prepared
     calls = prepared.calls
-    lookups = _LookupEvents.plan(warmed.run_compiled(), len(calls), spec.repeat)
+    lookups = _LookupEvents.plan(warmed.run_compiled(), len(calls))
     compiled_s = time_loop(
         warmed.run_compiled(), warmed.number, spec.repeat, spec.device, "compiled", progress,
-        between_rounds=lookups.after_round if cross_check else None,
+        between_rounds=(
+            _AfterRounds(_spread(CROSS_CHECK_PASSES, spec.repeat), lookups.record_pass)
+            if cross_check else None
+        ),
     )
     progress.update("capturing one iteration's frames and cache order")
     capture = capture_iteration(prepared.compiled, calls)
@@ -137,20 +140,15 @@ def measure_warm(
     # are over the compiled one: one burst of machine noise then spoils one block, not all.
     timer = ReplayTimer(capture)
     block_s = TARGET_REPLAY_SECONDS / REPLAY_BLOCKS
-    after_rounds = _spread(REPLAY_BLOCKS - 1, spec.repeat)
-    rounds_done = [0]
-
-    def replay_between_eager_rounds() -> None:
-        rounds_done[0] += 1
-        if rounds_done[0] in after_rounds:
-            timer.time_block(block_s, progress)
-
     timer.time_block(block_s, progress)
     eager_s = None
     if eager_baseline:
         eager_s = time_loop(
             warmed.run_eager(), warmed.number, spec.repeat, spec.device, "eager", progress,
-            between_rounds=replay_between_eager_rounds,
+            between_rounds=_AfterRounds(
+                _spread(REPLAY_BLOCKS - 1, spec.repeat),
+                lambda: timer.time_block(block_s, progress),
+            ),
         )
     while len(timer.block_medians_ns) < REPLAY_BLOCKS and timer.sequence:
         timer.time_block(block_s, progress)
@@ -299,6 +297,20 @@ def _frames(capture: Capture, replayed: Replay, compiles: CompileRecorder) -> li
     return frames
 
 
+@dataclass
+class _AfterRounds:
+    """A `between_rounds` hook: runs `action` after the planned timing rounds (1-based)."""
+
+    rounds: set[int]
+    action: Callable[[], None]
+    done: int = 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.done in self.rounds:
+            self.action()
+
+
 def _spread(count: int, rounds: int) -> set[int]:
     """After which of `rounds` timing rounds (1-based) to do `count` things, evenly spaced."""
     return {max(1, min(rounds, (k + 1) * rounds // count)) for k in range(count)}
@@ -317,26 +329,18 @@ class _LookupEvents:
 
     run_once: Callable[[], None]
     iterations_per_pass: int
-    after_rounds: set[int]
     pass_medians_us: list[float] = field(default_factory=list)
     events: int = 0
     iterations: int = 0
     error: str | None = None
-    _round: int = 0
 
     @classmethod
-    def plan(cls, run_once, calls_per_iteration: int, rounds: int) -> _LookupEvents:
+    def plan(cls, run_once, calls_per_iteration: int) -> _LookupEvents:
         per_pass = min(
             CROSS_CHECK_MAX_ITERATIONS,
             max(1, math.ceil(CROSS_CHECK_MIN_CALLS / calls_per_iteration)),
         )
-        return cls(run_once, per_pass, _spread(CROSS_CHECK_PASSES, rounds))
-
-    def after_round(self) -> None:
-        """Called after each timing round; records a pass after the planned ones."""
-        self._round += 1
-        if self._round in self.after_rounds:
-            self.record_pass()
+        return cls(run_once, per_pass)
 
     def record_pass(self) -> None:
         if self.error is not None:
