@@ -27,7 +27,7 @@ from guardprof.guards_report import (
     ManagerNode,
     compile_id_key,
 )
-from guardprof.measure import WarmWorkload, environment, warm
+from guardprof.measure import WarmWorkload, environment, warm, workload_info
 from guardprof.progress import SILENT, Progress
 from guardprof.recompiles import failing_guards
 from guardprof.replay import replay
@@ -183,15 +183,8 @@ def _roll_up(node: ManagerNode) -> float | None:
 
 
 def _workload(warmed: WarmWorkload) -> GuardsWorkload:
-    spec, prepared = warmed.spec, warmed.prepared
+    """The run report's workload record, less its timing settings (guards times no loop)."""
+    info = workload_info(warmed)
     return GuardsWorkload(
-        kind=spec.kind,
-        name=prepared.workload.name,
-        target=spec.target,
-        backend=spec.backend,
-        dynamic=str(spec.dynamic),
-        num_args=spec.num_args if spec.kind == "standard" else None,
-        sizes=list(spec.sizes) if spec.kind == "standard" and spec.sizes else None,
-        calls_per_iteration=len(prepared.calls),
-        compiled_as_given=prepared.compiled_as_given,
+        **{f.name: getattr(info, f.name) for f in dataclasses.fields(GuardsWorkload)}
     )

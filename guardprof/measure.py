@@ -173,7 +173,7 @@ def measure_warm(
         result_line=f"{prepared.workload.name} {timing.compiled_us_per_iteration.median:.1f}us "
         f"(warmup={warmed.warmup_s:.1f}s)",
         environment=environment(spec.device),
-        workload=_workload_info(warmed),
+        workload=workload_info(warmed),
         timing=timing,
         guard_cost=_guard_cost(replayed, len(calls)),
         cross_check=check,
@@ -212,7 +212,7 @@ def environment(device: str) -> Environment:
     )
 
 
-def _workload_info(warmed: WarmWorkload) -> WorkloadInfo:
+def workload_info(warmed: WarmWorkload) -> WorkloadInfo:
     spec, prepared = warmed.spec, warmed.prepared
     return WorkloadInfo(
         kind=spec.kind,
