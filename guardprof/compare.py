@@ -84,7 +84,7 @@ def _calls(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:
 
 def _entries(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:
     def samples(r: GuardReport):
-        values = [getattr(e, attr) for f in r.frames for e in f.entries]
+        values = [getattr(e, attr) for e in r.entries]
         values = [v for v in values if v is not None]
         return [values] if values else None
 
@@ -282,12 +282,8 @@ def _noise_line(name: str, r: GuardReport) -> str:
 
 
 def _guards_by_kind(r: GuardReport) -> dict[str, float]:
-    entries = [e for f in r.frames for e in f.entries]
-    totals: dict[str, float] = {}
-    for e in entries:
-        for kind, count in e.guards_by_kind.items():
-            totals[kind] = totals.get(kind, 0) + count
-    return {k: v / len(entries) for k, v in totals.items()} if entries else {}
+    n = r.entry_count
+    return {k: v / n for k, v in r.guards_by_kind_total().items()} if n else {}
 
 
 def _counts(a: GuardReport, b: GuardReport) -> list[CountRow]:
@@ -296,10 +292,7 @@ def _counts(a: GuardReport, b: GuardReport) -> list[CountRow]:
         CountRow("walk depth (entries checked per call)", a.guard_cost.walk_depth_mean,
                  b.guard_cost.walk_depth_mean),
     ]
-    ea = [e.guards_total for f in a.frames for e in f.entries]
-    eb = [e.guards_total for f in b.frames for e in f.entries]
-    rows.append(CountRow("guards per entry (mean)", sum(ea) / len(ea) if ea else None,
-                         sum(eb) / len(eb) if eb else None))
+    rows.append(CountRow("guards per entry (mean)", a.guards_per_entry(), b.guards_per_entry()))
     ka, kb = _guards_by_kind(a), _guards_by_kind(b)
     for kind in dict.fromkeys([*ka, *kb]):
         rows.append(CountRow(f"  {kind} per entry", ka.get(kind), kb.get(kind)))
@@ -311,9 +304,9 @@ def _counts(a: GuardReport, b: GuardReport) -> list[CountRow]:
 
 
 def _entry_rows(a: GuardReport, b: GuardReport) -> list[EntryRow]:
-    by_id_b = {e.compile_id: e for f in b.frames for e in f.entries}
+    by_id_b = {e.compile_id: e for e in b.entries}
     rows = []
-    for e in (e for f in a.frames for e in f.entries):
+    for e in a.entries:
         other = by_id_b.get(e.compile_id)
         if other is not None:
             rows.append(EntryRow(e.compile_id, e.pass_check_us, other.pass_check_us,

@@ -332,6 +332,15 @@ def profile_workload(spec: WorkloadSpec, pyspy: PySpy, options: RecordOptions, o
 # --- a running process, or a launched program -------------------------------------------------
 
 
+def _wait_or_kill(recording) -> int:
+    """py-spy's exit status; on Ctrl-C or any error, py-spy is killed, never left behind."""
+    try:
+        return recording.wait()
+    except BaseException:
+        recording.kill()
+        raise
+
+
 def profile_pid(pid: int, seconds: float, pyspy: PySpy, options: RecordOptions, output: Path,
                 progress: Progress = SILENT) -> FlameResult:
     check_writable(output)
@@ -346,11 +355,7 @@ def profile_pid(pid: int, seconds: float, pyspy: PySpy, options: RecordOptions, 
         progress.update(f"sampling pid {pid} for {seconds:g} s at {options.rate} Hz")
         recording, options = start_recording(pyspy, options, tmp, notes, what=f"pid {pid}",
                                              pid=pid, duration=seconds)
-        try:
-            rc = recording.wait()
-        except BaseException:
-            recording.kill()
-            raise
+        rc = _wait_or_kill(recording)
         _check_output(recording, rc, tmp, options)
         stacks = load_stacks(tmp, options.fmt)
     return FlameResult("pid", f"pid {pid}", output, options, pyspy.version, analyse(stacks),
@@ -367,11 +372,7 @@ def profile_command(command: list[str], seconds: float | None, pyspy: PySpy,
         recording, options = start_recording(pyspy, options, tmp, notes,
                                              what=f"`{' '.join(command)}`", echo=True,
                                              command=command, duration=seconds)
-        try:
-            rc = recording.wait()
-        except BaseException:
-            recording.kill()
-            raise
+        rc = _wait_or_kill(recording)
         _check_output(recording, rc, tmp, options, program_may_fail=True)
         stacks = load_stacks(tmp, options.fmt)
     if rc != 0:

@@ -281,18 +281,15 @@ def _frame_table(frame: FrameReport, first: bool) -> str:
 
 
 def _kinds_section(report: GuardReport) -> str:
-    entries = [e for f in report.frames for e in f.entries]
-    if not entries:
+    n = report.entry_count
+    if not n:
         return ""
-    totals: dict[str, int] = {}
-    for e in entries:
-        for kind, count in e.guards_by_kind.items():
-            totals[kind] = totals.get(kind, 0) + count
+    totals = report.guards_by_kind_total()
     biggest = max(totals.values()) if totals else 1
     rows = [
-        [_e(kind), f"{count / len(entries):.1f}", str(count),
+        [_e(kind), f"{count / n:.1f}", str(count),
          f'<div class="bar" style="width:{200 * count / biggest:.0f}px"></div>']
-        for kind, count in sorted(totals.items(), key=lambda kv: -kv[1])
+        for kind, count in totals.items()
     ]
     return (
         "<h2>Guards by kind</h2>"

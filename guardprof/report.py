@@ -190,8 +190,25 @@ class GuardReport:
     dynamo_counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
+    def entries(self) -> list[EntryReport]:
+        """Every cache entry of every compiled frame."""
+        return [e for f in self.frames for e in f.entries]
+
+    @property
     def entry_count(self) -> int:
-        return sum(len(f.entries) for f in self.frames)
+        return len(self.entries)
+
+    def guards_per_entry(self) -> float | None:
+        entries = self.entries
+        return sum(e.guards_total for e in entries) / len(entries) if entries else None
+
+    def guards_by_kind_total(self) -> dict[str, int]:
+        """Guards of each kind summed over all entries, most frequent first."""
+        totals: dict[str, int] = {}
+        for e in self.entries:
+            for kind, count in e.guards_by_kind.items():
+                totals[kind] = totals.get(kind, 0) + count
+        return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
     def guard_share_of_call(self) -> float | None:
         per_call = self.timing.compiled_us_per_call

@@ -183,20 +183,15 @@ class SweepResult:
 def point_from_report(point: GridPoint, report: GuardReport, seconds: float,
                       report_file: str) -> SweepPoint:
     cost, timing = report.guard_cost, report.timing
-    n_calls = len(cost.calls) or 1
-    rejected = sum(c.walk_depth - (0 if c.fell_back else 1) for c in cost.calls) / n_calls
-    entries = [e for f in report.frames for e in f.entries]
     per_round = timing.compiled_us_per_iteration.scaled(1 / timing.calls_per_iteration, "us")
     return SweepPoint(
         num_args=point.num_args,
         sizes_count=point.sizes_count,
         dynamic=str(point.dynamic),
         entries=report.entry_count,
-        guards_per_entry=(
-            sum(e.guards_total for e in entries) / len(entries) if entries else None
-        ),
+        guards_per_entry=report.guards_per_entry(),
         walk_depth=cost.walk_depth_mean,
-        rejected_per_call=rejected,
+        rejected_per_call=cost.rejected_checks_per_call,
         compiled_us_per_call=timing.compiled_us_per_call,
         compiled_iqr_us_per_call=per_round.iqr,
         eager_us_per_call=timing.eager_us_per_call,
