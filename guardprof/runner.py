@@ -60,16 +60,21 @@ def check_device(device: str) -> None:
         )
 
 
+def apply_seed(seed: int | None) -> None:
+    """Seed torch and Python before the workload's inputs are made (`--seed`)."""
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
+        random.seed(seed)
+
+
 def prepare(spec: WorkloadSpec) -> PreparedWorkload:
     """Reset dynamo, seed, build the workload and compile it (compilation happens at warm-up)."""
-    import torch
-
     check_device(spec.device)
     torch_compat.set_recompile_limit(spec.recompile_limit)
     torch_compat.reset()
-    if spec.seed is not None:
-        torch.manual_seed(spec.seed)
-        random.seed(spec.seed)
+    apply_seed(spec.seed)
     if spec.kind == "standard":
         workload = standard_workload(spec.num_args, spec.sizes, spec.device)
     else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import time
 import timeit
 import types
@@ -30,7 +29,14 @@ from guardprof.progress import SILENT, Progress
 from guardprof.replay import METHOD as REPLAY_METHOD
 from guardprof.replay import replay
 from guardprof.report import Environment
-from guardprof.runner import PreparedWorkload, calibrate_number, check_device, synchronize, warm_up
+from guardprof.runner import (
+    PreparedWorkload,
+    apply_seed,
+    calibrate_number,
+    check_device,
+    synchronize,
+    warm_up,
+)
 from guardprof.stats import SampleStats
 from guardprof.workload import WorkloadSpec, standard_workload
 
@@ -178,11 +184,8 @@ def _entry_count(codes: list[types.CodeType]) -> int:
 
 
 def _build(spec: WorkloadSpec, variant: Variant, index: int, progress: Progress) -> _Live:
-    import torch
 
-    if spec.seed is not None:
-        torch.manual_seed(spec.seed)
-        random.seed(spec.seed)
+    apply_seed(spec.seed)
     workload = standard_workload(spec.num_args, spec.sizes, spec.device)
     workload.fn = _isolated(workload.fn, variant.name, index)
     if variant.mark_dynamic:
