@@ -177,7 +177,7 @@ def measure_warm(
         timing=timing,
         guard_cost=_guard_cost(replayed, len(calls)),
         cross_check=check,
-        frames=_frames(capture, replayed, warmed.compiles),
+        frames=_frames(capture, replayed, warmed.compiles, len(calls)),
         findings=[],
         notes=notes,
         unattributed_reasons=list(warmed.compiles.trailing_reasons),
@@ -257,7 +257,9 @@ def _median_or_none(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def _frames(capture: Capture, replayed: Replay, compiles: CompileRecorder) -> list[FrameReport]:
+def _frames(
+    capture: Capture, replayed: Replay, compiles: CompileRecorder, n_calls: int
+) -> list[FrameReport]:
     reasons = compiles.reasons_by_compile_id()
     frames = []
     for code, entries in capture.order_before.items():
@@ -292,6 +294,9 @@ def _frames(capture: Capture, replayed: Replay, compiles: CompileRecorder) -> li
                 entries=entry_reports,
                 uncompiled_calls=sorted({inv.call_index for inv in invocations if inv.fell_back}),
                 torch_internal=torch_compat.is_torch_internal(code),
+                guard_us_per_call=sum(
+                    s.seconds for inv in invocations for s in inv.steps
+                ) * 1e6 / max(1, n_calls),
             )
         )
     return frames

@@ -22,12 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guardprof import torch_compat
-from guardprof.capture import capture_iteration
 from guardprof.errors import GuardprofError
 from guardprof.fileio import atomic_path
 from guardprof.measure import measure_warm, warm
 from guardprof.progress import SILENT, Progress
-from guardprof.replay import replay
 from guardprof.report import GuardReport
 from guardprof.workload import WorkloadSpec
 
@@ -137,7 +135,7 @@ def run_cprofile(spec: WorkloadSpec, iterations: int | None = None,
     # float(): numpy scalars would be marshalled as bytes, which pstats cannot read
     per_iteration_s = float(report.guard_cost.total_us_per_call) * 1e-6 * len(warmed.prepared.calls)
     frame_s = {key: share * per_iteration_s * iterations
-               for key, share in _frame_shares(report, warmed, progress).items()}
+               for key, share in _frame_shares(report).items()}
     nodes = plan_guard_nodes(entries, _frame_codes(), frame_s, notes)
     derived = derive(raw, nodes)
     for node in nodes:
@@ -166,19 +164,14 @@ def _frame_codes() -> dict[FuncKey, tuple[types.CodeType, set[int], int]]:
     return frames
 
 
-def _frame_shares(report: GuardReport, warmed, progress: Progress) -> dict[FuncKey, float]:
-    """Each compiled frame's share of the replayed guard time. One frame takes it all; with
-    several, a second replay of one iteration splits it (the report sums over frames)."""
-    keys = [(f.filename, f.firstlineno, f.name) for f in report.frames]
-    if len(keys) <= 1:
-        return {key: 1.0 for key in keys}
-    progress.update("replaying guard checks per compiled frame")
-    replayed = replay(capture_iteration(warmed.prepared.compiled, warmed.prepared.calls))
-    per_frame: dict[FuncKey, float] = collections.defaultdict(float)
-    for inv in replayed.invocations:
-        per_frame[code_key(inv.code)] += sum(step.seconds for step in inv.steps)
-    total = sum(per_frame.values())
-    return {key: float(per_frame[key] / total if total > 0 else 1 / len(keys)) for key in keys}
+def _frame_shares(report: GuardReport) -> dict[FuncKey, float]:
+    """Each compiled frame's share of the replayed guard time (the report keeps it per frame)."""
+    total = sum(f.guard_us_per_call for f in report.frames)
+    return {
+        (f.filename, f.firstlineno, f.name):
+            f.guard_us_per_call / total if total > 0 else 1 / len(report.frames)
+        for f in report.frames
+    }
 
 
 def plan_guard_nodes(entries, frames: dict[FuncKey, tuple], frame_s: dict[FuncKey, float],

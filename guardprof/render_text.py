@@ -158,7 +158,8 @@ def _ratio(ratio: float | None) -> str:
 def _frame_section(frame: FrameReport) -> list[str]:
     lines = [
         f"Cache entries of {frame.name} ({frame.location}), in cache order "
-        "(pass/fail: replayed check µs, median)"
+        f"(pass/fail: replayed check µs, median); guard time on this frame "
+        f"{frame.guard_us_per_call:.1f} µs/call"
     ]
     if frame.torch_internal:
         lines.append(

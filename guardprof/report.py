@@ -167,6 +167,7 @@ class FrameReport:
     # A torch-internal wrapper's code (e.g. external_utils.inner on torch 2.11) holding the
     # entries of the compiled callable: its entry list may be shared by other callables.
     torch_internal: bool = False
+    guard_us_per_call: float = 0.0  # replayed guard time on this frame's entries, per call
 
     @property
     def location(self) -> str:

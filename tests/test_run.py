@@ -37,6 +37,9 @@ def test_guard_time_fits_inside_the_compiled_call(standard_small_report):
     assert r.guard_cost.total_us_per_call == pytest.approx(
         r.guard_cost.rejected_us_per_call + r.guard_cost.accepted_us_per_call
     )
+    assert sum(f.guard_us_per_call for f in r.frames) == pytest.approx(
+        r.guard_cost.total_us_per_call
+    )
 
 
 def test_cycling_inputs_walk_every_entry(standard_small_report):
@@ -201,7 +204,9 @@ def test_graph_break_target_finds_both_frames(tmp_path):
     result = invoke("run", "--target", f"{TARGETS}:make_graph_break", "--backend", "eager",
                     "--repeat", "3", "--number", "50", "--no-cross-check", "--json", str(out))
     assert result.exit_code == 0, result.output
-    names = [f.name for f in load_report(out).frames]
+    frames = load_report(out).frames
+    assert all(f.guard_us_per_call > 0 for f in frames)
+    names = [f.name for f in frames]
     assert "with_graph_break" in names
     assert any(n.startswith("torch_dynamo_resume_in_with_graph_break") for n in names)
     assert load_report(out).guard_cost.calls[0].walk_depth == 2  # one entry per frame
