@@ -33,8 +33,9 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
            top: int, json_path: Path | None, load_path: Path | None, quiet: bool) -> None:
     """Guard trees, cost by guard kind, recompile reasons and diffs for each cache entry.
 
-    Every leaf guard is timed alone and the parts are reconciled with the whole check (the
-    method is printed). Backend eager by default: guards do not depend on the backend.
+    Every leaf guard is timed alone (the first of each kind right after the root's own guards,
+    as it runs in a real check), and the parts are reconciled with the whole check (the method
+    is printed). Backend eager by default: guards do not depend on the backend.
 
     \b
     Examples:

@@ -474,6 +474,47 @@ def empty_root_check() -> Callable[[Any], Any]:
     return RootGuardManager().check
 
 
+def _add_type_match(manager: Any, value: Any) -> None:
+    """A TYPE_MATCH leaf accepting `value`: one pointer compare, the cheapest real leaf."""
+    try:
+        manager.add_type_match_guard(id(type(value)), ["guardprof baseline"], None)
+    except TypeError:  # releases before user stacks took two arguments
+        manager.add_type_match_guard(id(type(value)), ["guardprof baseline"])
+
+
+def _add_trivial_leaves(manager: Any, value: Any, count: int) -> None:
+    """Up to `count` passing one-compare leaves on `manager`: TYPE_MATCH, ID_MATCH, NOT_NONE.
+    A manager keeps one leaf per kind (torch drops duplicates), so three at most."""
+    adders = [
+        lambda: _add_type_match(manager, value),
+        lambda: manager.add_id_match_guard(id(value), ["guardprof trivial"], None),
+    ]
+    if value is not None:
+        adders.append(lambda: manager.add_not_none_guard(["guardprof trivial"], None))
+    for add in adders[:count]:
+        add()
+
+
+def root_guards_only(guard_manager: Any) -> Callable[[Any], Any] | None:
+    """The check of a copy of the entry's root that keeps the root's own leaf guards
+    (global state, lambda guards, …) and drops every child manager: what a real check runs
+    before it reaches its first input. None where it cannot be made, or where the root has
+    epilogue guards (symbolic-shape lambdas: microseconds that would drown the timing)."""
+    root = getattr(guard_manager, "root", None)
+    if root is None or not hasattr(root, "clone_manager"):
+        return None
+    if hasattr(root, "get_epilogue_lambda_guards") and root.get_epilogue_lambda_guards():
+        return None
+    source = root.get_source()
+    try:
+        copy = root.clone_manager(lambda manager: manager.get_source() == source)
+    except Exception:
+        return None
+    if copy is None or copy.get_child_managers():
+        return None
+    return copy.check
+
+
 def baseline_leaf_guard(value: Any) -> tuple[Callable[[Any], Any], Any] | None:
     """A TYPE_MATCH leaf on a fresh root that accepts `value`: the same Python → C++ call path as
     any leaf guard, with one pointer compare of work. Returns (leaf, owner): the root owns the
@@ -482,24 +523,29 @@ def baseline_leaf_guard(value: Any) -> tuple[Callable[[Any], Any], Any] | None:
 
     root = RootGuardManager()
     try:
-        root.add_type_match_guard(id(type(value)), ["guardprof baseline"], None)
-    except TypeError:  # releases before user stacks took two arguments
-        try:
-            root.add_type_match_guard(id(type(value)), ["guardprof baseline"])
-        except Exception:
-            return None
+        _add_type_match(root, value)
+    except Exception:
+        return None
     leaves = root.get_leaf_guards()
     return (leaves[0], root) if leaves and callable(leaves[0]) else None
 
 
 def synthetic_frame_root(
-    values: list[Any], no_tensor_aliasing: bool, fail_first: bool = False
+    values: list[Any],
+    no_tensor_aliasing: bool,
+    fail_first: bool = False,
+    trivial_leaves: list[int] | None = None,
+    root_trivial_leaves: int = 0,
 ) -> tuple[Callable[[Any], Any], dict] | None:
-    """A fresh root with one empty frame-locals manager per value, optionally with a
+    """A fresh root with one frame-locals manager per value, optionally with a
     NO_TENSOR_ALIASING guard over all of them: (check, frame locals to check it on).
 
     Timing it against an empty root and against itself without the relational guard measures
-    the tree walk per manager and the relational guard by difference. `fail_first` adds a
+    the tree walk per manager and the relational guard by difference. `trivial_leaves[i]`
+    passing one-compare leaves on manager i (and `root_trivial_leaves` on the root; at most
+    three each, see `_add_trivial_leaves`) add the in-tree cost of calling that many leaves, so
+    the walk includes the leaf calls a real check makes and isolated leaf timings (net of a
+    TYPE_MATCH call) do not. `fail_first` adds a
     FALSE_MATCH to the first manager, so the check fails there, as a rejected entry's does (a
     failing check still resets every relational guard). None if it cannot be built.
     """
@@ -518,6 +564,9 @@ def synthetic_frame_root(
             )
             for i, (name, value) in enumerate(f_locals.items())
         ]
+        _add_trivial_leaves(root, f_locals, root_trivial_leaves)
+        for manager, value, count in zip(managers, values, trivial_leaves or [], strict=False):
+            _add_trivial_leaves(manager, value, count)
         if no_tensor_aliasing:
             names = [f"L[{name!r}]" for name in f_locals]
             cguards.install_no_tensor_aliasing_guard(managers, names, ["guardprof copy"], None)
