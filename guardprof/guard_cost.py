@@ -7,29 +7,33 @@ Method (stated in every report, `COST_METHOD`):
   leaf by leaf in dynamo's order (a manager's leaves, then its children, depth first) until the
   first failing guard, so a failing check is charged only for the guards it really ran.
 - Leaf guards: each one the check ran is called alone from Python on its guarded value, in a
-  tight loop of `BATCH` calls after one untimed call; the same loop over a do-nothing leaf (a
-  TYPE_MATCH on a fresh root), timed next to it, is subtracted, which removes the Python → C++
-  call overhead that otherwise outweighs the guard itself. Each figure is a median over the
-  rounds in which that do-nothing leaf read low (see `_Timer`): the machine is shared.
+  tight loop of `BATCH` calls after one untimed call, minus the Python → C++ call path, which
+  otherwise outweighs the guard itself and differs by kind (EQUALS_MATCH's ≈20 ns more than
+  TYPE_MATCH's): kinds whose check starts with a type or identity test (`SELF_BASELINED`) are
+  their own baseline, the same loop on an object they reject at that test; others get the loop
+  over a do-nothing TYPE_MATCH leaf timed near them. Each figure is a median, over the quieter
+  half of the rounds, of per-round differences (see `_Timer`): the machine is shared.
 - In-check context: the first leaf of each kind below the root runs, in a real check, straight
   after the root's own guards (global state, Python lambda guards), which push its code out of
   the CPU's caches; hot, it reads about half of what it costs there (TENSOR_MATCH ≈ 40 vs 90 ns
   on this machine). So that leaf is timed right after a call of a root-only copy of the entry
-  (`clone_manager`), minus the same pair with the do-nothing leaf. The leaves after it find
-  their code warm and keep the hot figure.
+  (`clone_manager`), minus the same pair with its baseline. The leaves after it find their code
+  warm and keep the hot figure.
 - Relational guards (NO_TENSOR_ALIASING) cannot be called alone: they are measured by difference,
   re-installed over the same values on a synthetic tree and timed with and without it (a failing
   check does not run them but still resets them: timed on a synthetic tree that fails at its
   first manager). Partly run, or other relational kinds: "not separable", counted, not costed.
-- Tree walk (accessors fetching each manager's value, and the tree calling each leaf): a
-  synthetic tree of one frame-locals manager per manager the check visited, over the same
-  values, each with as many trivial one-compare leaves as the check ran there (three at most:
-  torch keeps one leaf per kind on a manager), against an empty root (modeled: attribute and
-  dict-item accessors cost somewhat differently).
+- Tree walk (accessors fetching each manager's value, and the tree calling each leaf): a copy
+  of the managers the check visited, built on a fresh root with the same nesting and the same
+  kinds of accessor over the same frame locals, each with as many trivial one-compare leaves as
+  the check ran there (three at most: torch keeps one leaf per kind on a manager), against an
+  empty root. Accessors of other kinds hang off the root on a frame-locals key instead; where
+  the copy cannot be built, one flat frame-locals manager per visited value (the part says
+  which).
 - Whole check: the entry's root check on the same locals, timed in the same round right after
   its parts (same cache state, same load from other processes), minus the call of an empty root;
   shown beside `guardprof run`'s replayed figure. Parts reconcile when their sum is within
-  `TOLERANCE` of the whole. Known shortfall: a check over ≈1000 tensors reads ≈10–15% low,
+  `TOLERANCE` of the whole. Known shortfall: a check over ≈1000 tensors can read up to ≈15% low,
   because hot leaves in a loop keep their tensor in cache and the real check does not.
 """
 
@@ -65,21 +69,26 @@ MIN_ROUNDS = 7
 MAX_ROUNDS = 41
 TARGET_SECONDS = 0.6  # all rounds together, when MIN_ROUNDS allows
 BASELINE_EVERY = 32  # a do-nothing leaf (baseline and load gauge) every so many leaves
-QUIET_QUANTILE = 0.25  # each item keeps the rounds its nearest gauge read in the lowest quarter
+QUIET_QUANTILE = 0.5  # the rounds kept: those whose overall gauge level is in the lower half
 TOLERANCE = 0.15
 WALK = "tree walk"
 ISOLATED = "isolated"
 ISOLATED_AFTER_ROOT = "isolated; the first one after the root's guards"
 NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"
+# kinds whose check starts with a type or identity test: their own call on a rejected object
+# is their baseline (same Python → C++ path, no work)
+SELF_BASELINED = frozenset({"TENSOR_MATCH", "TYPE_MATCH", "ID_MATCH", "EQUALS_MATCH"})
 
 COST_METHOD = dict(
     leaf=(
         f"isolated: each leaf guard the check ran, called alone from Python on its guarded value, "
-        f"{BATCH} calls per sample after an untimed one, minus the same loop over a do-nothing "
-        "TYPE_MATCH leaf timed next to it (the Python → C++ call overhead); the first leaf of "
-        "each kind below the root is timed right after a root-only copy of the entry's check, "
-        "as it runs in a real check (its code no longer in the CPU's caches); median over the "
-        "rounds in which the do-nothing leaf read in its lowest quarter (a shared machine)"
+        f"{BATCH} calls per sample after an untimed one, minus the Python → C++ call path: for "
+        f"{', '.join(sorted(SELF_BASELINED))} the same loop on an object the guard rejects at its "
+        "first test, for other kinds the loop over a do-nothing TYPE_MATCH leaf timed near it; "
+        "the first leaf of each kind below the root is timed right after a root-only copy of "
+        "the entry's check, as it runs in a real check (its code no longer in the CPU's caches); "
+        "median of per-round differences over the quieter half of the rounds (a shared "
+        "machine)"
     ),
     relational=(
         "by difference: the relational guard re-installed over the same values on a synthetic "
@@ -87,14 +96,14 @@ COST_METHOD = dict(
         "relational kinds)"
     ),
     walk=(
-        "modeled: a synthetic tree of one frame-locals manager per manager the check visited, "
-        "over the same values, each with as many trivial one-compare leaves as the check ran "
-        "there, three at most (the tree's own cost of calling them), timed against an empty "
-        "root (real accessors of other kinds — attributes, dict items — cost more or less)"
+        "modeled: a copy of the managers the check visited (same nesting, same kinds of "
+        "accessor, same frame locals), each with as many trivial one-compare leaves as the check "
+        "ran there, three at most (the tree's own cost of calling them), timed against an empty "
+        "root; the part names any manager reached another way"
     ),
     whole=(
         f"the entry's whole root check on the same locals, {BATCH} calls per sample, timed right "
-        "after its parts, minus an empty root's check, median over the same quiet rounds; shown "
+        "after its parts, minus an empty root's check, median over the same rounds; shown "
         "beside guardprof run's replayed figure "
         "(cache order, timer overhead subtracted)"
     ),
@@ -191,10 +200,10 @@ class _Timer:
     then its whole check and reference (an empty root; for relational guards the synthetic tree
     without the guard), so the parts and the whole they must add up to are measured moments
     apart, in the same cache state. A do-nothing leaf is timed every `BASELINE_EVERY` leaves and
-    before every whole check: it is the per-call overhead subtracted from the leaves near it, and
-    a load gauge. The machine is shared with other processes, so each figure is the median over
-    the rounds in which its nearest gauge read in its lowest `QUIET_QUANTILE`: a burst of load
-    from elsewhere then moves neither the parts nor the whole.
+    before every pair: it is the per-call overhead subtracted from the leaves near it, and a load
+    gauge. The machine is shared with other processes, so each figure is the median of its
+    per-round differences over the rounds whose gauges read in the lower `QUIET_QUANTILE`: a
+    burst of load from elsewhere then moves neither the parts nor the whole.
     """
 
     def __init__(self, empty_root: Any) -> None:
@@ -222,9 +231,7 @@ class _Timer:
         self.keep.append((timed, reference))
         return group, len(self.groups[group]) - 1
 
-    def run(self, gauge: tuple[Any, Any], progress: Progress) -> tuple[dict, dict]:
-        """({(group, index): per-call ns — leaves as timed, pairs as differences},
-        {(group, index): the do-nothing leaf's per-call ns next to it, for leaves})."""
+    def run(self, gauge: tuple[Any, Any], progress: Progress) -> _Timings:
         sequence: list[tuple[Any, Any]] = []
         kinds: list[str] = []  # "gauge" | "item" | "ref" | "untimed"
         keys: list[tuple[int, int] | None] = []
@@ -256,22 +263,28 @@ class _Timer:
         finally:
             if gc_was_enabled:
                 gc.enable()
-        out: dict[tuple[int, int], float] = {}
-        local_gauge: dict[tuple[int, int], float] = {}
-        quiet, gauge_ns = None, 0.0
+        # Quiet rounds are chosen on the load of the whole round (the median of all its gauge
+        # readings), not on the gauge subtracted: keeping the rounds where that one gauge read
+        # low would bias every difference from it upwards.
+        gauges = [p for p, kind in enumerate(kinds) if kind == "gauge"]
+        load = np.median(per_call[:, gauges], axis=1)
+        quiet = load <= np.quantile(load, QUIET_QUANTILE)
+        timings = _Timings({}, {}, {})
+        gauge_at = None
         for position, kind in enumerate(kinds):
             if kind == "gauge":
-                readings = per_call[:, position]
-                quiet = readings <= np.quantile(readings, QUIET_QUANTILE)
-                gauge_ns = float(np.median(readings[quiet]))
+                gauge_at = position
             elif kind == "item":
+                key = keys[position]
                 timed = per_call[quiet, position]
                 if position + 1 < len(kinds) and kinds[position + 1] == "ref":
-                    timed = timed - per_call[quiet, position + 1]
-                out[keys[position]] = float(np.median(timed))
-                local_gauge[keys[position]] = gauge_ns
-        return out, local_gauge
-
+                    timings.net[key] = float(np.median(timed - per_call[quiet, position + 1]))
+                    continue
+                local = per_call[quiet, gauge_at]
+                timings.raw[key] = float(np.median(timed))
+                timings.net[key] = float(np.median(timed - local))
+                timings.gauge[key] = float(np.median(local))
+        return timings
     def _rounds(self, sequence: list[tuple[Any, Any]], progress: Progress) -> np.ndarray:
         start = time.perf_counter()
         first = _one_round(sequence)
@@ -285,6 +298,15 @@ class _Timer:
                                 f"round {r + 1}/{self.rounds}")
             samples[r] = _one_round(sequence)
         return samples
+
+
+@dataclass
+class _Timings:
+    """Per-call ns by slot, medians over the quiet rounds."""
+
+    net: dict[tuple[int, int], float]  # pairs: timed − reference; leaves: leaf − gauge near it
+    raw: dict[tuple[int, int], float]  # leaves as timed
+    gauge: dict[tuple[int, int], float]  # leaves: the do-nothing leaf near them
 
 
 def _one_round(sequence: list[tuple[Any, Any]]) -> list[int]:
@@ -353,15 +375,15 @@ def cost_checks(
         gauge = (empty_root, {})  # still gauges the load; nothing is subtracted from leaves
     else:
         gauge = (baseline_owned[0], {})
-    timed, local_base = timer.run(gauge, progress)
-    if baseline_owned is None:
-        local_base = dict.fromkeys(local_base, 0.0)
-    walk_ns = {n: None if slot is None else timed[slot] for n, slot in walk_slots.items()}
+    timings = timer.run(gauge, progress)
+    timed = timings.net
+    if baseline_owned is None:  # nothing to subtract from leaves: keep them as timed
+        timed = {**timings.net, **timings.raw}
+    walk_ns = {n: None if slot is None else timed[slot[0]] for n, slot in walk_slots.items()}
 
     costs: dict[tuple[int, str], CheckCost] = {}
     for n, check in enumerate(checks):
-        leaf_ns = [timed[slot] - (0.0 if in_context else local_base[slot])
-                   for slot, in_context in leaf_slots[n]]
+        leaf_ns = [timed[p.slot] for p in leaf_slots[n]]
         relational_ns = {index: timed[slot] for index, slot in relational_slots[n].items()}
         if check.passed:
             _annotate_leaves(check, leaf_ns)
@@ -372,8 +394,8 @@ def cost_checks(
             call_index=check.call_index,
             whole_replayed_us=None if check.replayed_s is None else check.replayed_s * 1e6,
             whole_isolated_us=timed[whole_slots[n]] / 1e3,
-            parts=_parts(check, leaf_ns, [c for _, c in leaf_slots[n]], relational_ns,
-                         walk_ns[n]),
+            parts=_parts(check, leaf_ns, [p.after_root for p in leaf_slots[n]], relational_ns,
+                         walk_ns[n], None if walk_slots[n] is None else walk_slots[n][1]),
             managers_visited=check.managers_visited,
             failed_at=check.failed_at,
             mismatch=check.mismatch,
@@ -381,7 +403,7 @@ def cost_checks(
     method = CostMethod(
         leaf=COST_METHOD["leaf"], relational=COST_METHOD["relational"],
         walk=COST_METHOD["walk"], whole=COST_METHOD["whole"], tolerance=TOLERANCE,
-        leaf_baseline_ns=float(np.median(list(local_base.values()))) if local_base else 0.0,
+        leaf_baseline_ns=float(np.median(list(timings.gauge.values()))) if timings.gauge else 0.0,
         root_baseline_ns=_root_call_ns(empty_root),
         walk_ns_per_manager=_per_manager(checks, walk_ns), rounds=timer.rounds, batch=BATCH,
     )
@@ -463,16 +485,42 @@ def _relational_probes(
     return probes
 
 
+@dataclass
+class _LeafProbe:
+    slot: tuple[int, int]
+    after_root: bool  # timed right after the root's own guards
+
+
+class _Rejected:
+    """An object every SELF_BASELINED kind rejects at its first (type or identity) test."""
+
+
+REJECTED = _Rejected()
+
+
+def _self_baseline(leaf: LiveLeaf) -> bool:
+    """Whether the leaf can be its own baseline: called on `REJECTED` it takes the same
+    Python → C++ path and returns False at its first test, doing none of its work."""
+    if leaf.node.kind not in SELF_BASELINED:
+        return False
+    try:
+        return leaf.raw.guard(REJECTED) is False
+    except Exception:
+        return False
+
+
 def _leaf_probes(
     check: _Check, timer: _Timer, group: int, root_guards: Any, baseline: Any
-) -> list[tuple[tuple[int, int], bool]]:
-    """A timing slot per leaf the check ran: (slot, timed after the root's guards?).
+) -> list[_LeafProbe]:
+    """A timing slot per leaf the check ran.
 
-    Every leaf is timed hot, alone. The first leaf of each kind below the root is timed, in
-    addition, right after the root's own guards (a root-only copy of the entry): in a real check
-    it runs straight after them, when its code is no longer in the CPU's caches, and costs up to
-    twice its hot figure (TENSOR_MATCH ≈ 90 vs 40 ns here); the leaves after it find the code
-    warm. That figure replaces the hot one.
+    A leaf is timed hot, alone, against its own call on an object it rejects at once where its
+    kind allows (the Python → C++ path differs by kind: EQUALS_MATCH's costs ≈20 ns more than
+    TYPE_MATCH's), else against the do-nothing leaf near it. The first leaf of each kind below
+    the root is timed instead right after the root's own guards (a root-only copy of the entry):
+    in a real check it runs straight after them, when its code is no longer in the CPU's caches,
+    and costs up to twice its hot figure (TENSOR_MATCH ≈ 90 vs 40 ns here); the leaves after it
+    find the code warm.
     """
     first_of_kind: set[int] = set()
     seen: set[str] = set()
@@ -480,15 +528,22 @@ def _leaf_probes(
         if leaf.manager is not check.live.tree and leaf.node.kind not in seen:
             seen.add(leaf.node.kind)
             first_of_kind.add(i)
-    slots = []
+    probes = []
     for i, (leaf, value) in enumerate(check.ran):
+        guard = leaf.raw.guard
+        own = _self_baseline(leaf)
+        reference = (guard, REJECTED) if own else (baseline, {})
         if i in first_of_kind and root_guards is not None and baseline is not None:
-            timed = (_after(root_guards, check.f_locals, leaf.raw.guard), value)
-            reference = (_after(root_guards, check.f_locals, baseline), {})
-            slots.append((timer.add_pair(group, timed, reference), True))
+            slot = timer.add_pair(group, (_after(root_guards, check.f_locals, guard), value),
+                                  (_after(root_guards, check.f_locals, reference[0]),
+                                   reference[1]))
+            probes.append(_LeafProbe(slot, after_root=True))
+        elif own:
+            probes.append(_LeafProbe(timer.add_pair(group, (guard, value), reference),
+                                     after_root=False))
         else:
-            slots.append((timer.add_leaf(group, leaf.raw.guard, value), False))
-    return slots
+            probes.append(_LeafProbe(timer.add_leaf(group, guard, value), after_root=False))
+    return probes
 
 
 def _after(root_guards: Any, f_locals: dict, leaf: Any) -> Any:
@@ -499,20 +554,47 @@ def _after(root_guards: Any, f_locals: dict, leaf: Any) -> Any:
     return call
 
 
-def _walk_probe(check: _Check, timer: _Timer, group: int) -> tuple[int, int] | None:
-    """One frame-locals manager per manager the check visited, over the same values, each with
-    as many trivial leaves as the check ran there (the in-tree cost of calling a leaf)."""
+def _walk_probe(check: _Check, timer: _Timer, group: int) -> tuple[tuple[int, int], str] | None:
+    """The check's walk without its leaves' work: a copy of the managers it visited (same
+    nesting, same kinds of accessor, same values), each with as many trivial leaves as the check
+    ran there, timed against an empty root. Where that copy cannot be built, one flat
+    frame-locals manager per visited value. (slot, how it was modeled) or None."""
     ran_on: dict[int, int] = defaultdict(int)
     for leaf, _ in check.ran:
         ran_on[id(leaf.manager)] += 1
-    probe = torch_compat.synthetic_frame_root(
-        check.visited_values, no_tensor_aliasing=False,
-        trivial_leaves=[ran_on[id(m)] for m in check.visited_managers],
-        root_trivial_leaves=ran_on[id(check.live.tree)],
-    )
-    if probe is None:
-        return None
-    return timer.add_pair(group, probe, (timer.empty_root, probe[1]))
+    root_leaves = ran_on[id(check.live.tree)]
+    parent_of = {id(child): node for node in check.live.tree.walk() for child in node.children}
+    position = {id(m): i for i, m in enumerate(check.visited_managers)}
+    visited, complete = [], True
+    for m, value in zip(check.visited_managers, check.visited_values, strict=True):
+        parent = parent_of.get(id(m))
+        at_root = parent is None or parent is check.live.tree
+        complete = complete and (at_root or id(parent) in position)
+        visited.append(torch_compat.WalkManager(
+            parent=None if at_root else position.get(id(parent)), accessor=m.accessor,
+            manager_type=m.manager_type, source=m.source, value=value,
+            trivial_leaves=ran_on[id(m)]))
+    scope = torch_compat.guard_eval_scope(check.live.handle.guard_manager, check.f_locals)
+    replica = None
+    if complete:
+        replica = torch_compat.replica_walk_root(
+            visited, check.f_locals, None if scope is None else scope[1].get("G"), root_leaves)
+    if replica is not None:
+        fn, f_locals, approximated = replica
+        how = "copy of the visited managers, same accessors"
+        if approximated:
+            how += f" ({approximated} reached by a frame-locals key instead)"
+        probe = (fn, f_locals)
+    else:
+        how = "flat: one frame-locals manager per visited value"
+        probe = torch_compat.synthetic_frame_root(
+            check.visited_values, no_tensor_aliasing=False,
+            trivial_leaves=[ran_on[id(m)] for m in check.visited_managers],
+            root_trivial_leaves=root_leaves,
+        )
+        if probe is None:
+            return None
+    return timer.add_pair(group, probe, (timer.empty_root, probe[1])), how
 
 
 def _per_manager(checks: list[_Check], walk_ns: dict[int, float | None]) -> float | None:
@@ -531,6 +613,7 @@ def _parts(
     in_context: list[bool],
     relational_ns: dict[int, float],
     walk_ns: float | None,
+    walk_how: str | None,
 ) -> list[KindCost]:
     by_kind: dict[str, list] = defaultdict(lambda: [0, 0, 0.0, False])
     for (leaf, _), ns, after_root in zip(check.ran, leaf_ns, in_context, strict=True):
@@ -559,7 +642,7 @@ def _parts(
     if walk_ns is not None:
         parts.append(KindCost(WALK, 0, 0, walk_ns / 1e3,
                               f"modeled: {check.managers_visited} manager(s) visited, "
-                              f"{len(check.ran)} leaf call(s)"))
+                              f"{len(check.ran)} leaf call(s); {walk_how}"))
     return parts
 
 

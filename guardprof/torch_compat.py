@@ -7,6 +7,7 @@ the rest of guardprof sees stable types; where an API is missing it records a pl
 
 from __future__ import annotations
 
+import ast
 import collections
 import contextlib
 import gc
@@ -482,17 +483,110 @@ def _add_type_match(manager: Any, value: Any) -> None:
         manager.add_type_match_guard(id(type(value)), ["guardprof baseline"])
 
 
+@dataclass
+class WalkManager:
+    """One manager a check visited, for `replica_walk_root`: how its parent reaches it."""
+
+    parent: int | None  # index into the list of visited managers; None: the root
+    accessor: str | None  # as torch prints it, or guardprof's "key/value of pair N"
+    manager_type: str
+    source: str
+    value: Any
+    trivial_leaves: int
+
+
+_FRAME_LOCALS = re.compile(r"FrameLocalsGuardAccessor\(key=(.+), framelocals_idx=(\d+)\)$")
+_DICT_ITEM = re.compile(r"DictGetItemGuardAccessor\((.+)\)$")
+_GET_ATTR = re.compile(r"GetAttrGuardAccessor\(([A-Za-z_][A-Za-z0-9_]*)\)$")
+_PAIR = re.compile(r"(key|value) of pair (\d+)$")
+
+
+def replica_walk_root(
+    visited: list[WalkManager], f_locals: dict, f_globals: dict | None, root_trivial_leaves: int
+) -> tuple[Callable[[Any], Any], dict, int] | None:
+    """A fresh root with a copy of the visited managers: the same nesting, reached through the
+    same kinds of accessor (frame locals, globals, dict item, attribute, `__dict__`, a dict's
+    key/value pairs) over the same frame locals, each with trivial leaves only.
+
+    Timing it against an empty root measures what the check's walk costs: fetching each value
+    and calling each leaf, without the leaves' own work. A manager reached through an accessor
+    of another kind hangs off the root on a frame-locals key of its own instead (returned: how
+    many). (check, frame locals to check it on, managers approximated), or None.
+    """
+    from torch._C._dynamo import guards as cguards
+    from torch._dynamo.guards import GuardManagerType
+
+    root = cguards.RootGuardManager()
+    extended = dict(f_locals)
+    built: list[Any] = []
+    approximated = 0
+    try:
+        _add_trivial_leaves(root, extended, root_trivial_leaves)  # the dict it is checked on
+        for i, m in enumerate(visited):
+            parent = root if m.parent is None else built[m.parent]
+            enum = (GuardManagerType.DICT_GUARD_MANAGER if m.manager_type == "DictGuardManager"
+                    else GuardManagerType.GUARD_MANAGER)
+            args = (m.source, m.value, enum)
+            manager = _replica_child(parent, m, args, f_globals)
+            if manager is None:
+                approximated += 1
+                name = f"__guardprof_walk_{i}"
+                extended[name] = m.value
+                manager = root.framelocals_manager(
+                    key=(name, len(extended) - 1), source=f"L[{name!r}]", example_value=m.value,
+                    guard_manager_enum=enum)
+            _add_trivial_leaves(manager, m.value, m.trivial_leaves)
+            built.append(manager)
+    except Exception:
+        return None
+    if not root.check(extended):
+        return None
+    return root.check, extended, approximated
+
+
+def _replica_child(parent: Any, m: WalkManager, args: tuple, f_globals: dict | None) -> Any:
+    """`parent`'s child reached the way `m.accessor` says, or None for other accessors."""
+    accessor = m.accessor or ""
+    if match := _FRAME_LOCALS.match(accessor):
+        key = ast.literal_eval(match.group(1))
+        return parent.framelocals_manager((key, int(match.group(2))), *args)
+    if match := _DICT_ITEM.match(accessor):
+        try:
+            key = ast.literal_eval(match.group(1))
+        except (ValueError, SyntaxError):
+            return None
+        return parent.dict_getitem_manager(key, *args)
+    if match := _GET_ATTR.match(accessor):
+        return parent.getattr_manager(match.group(1), *args)
+    if accessor == "GetGenericDictGuardAccessor":
+        return parent.get_generic_dict_manager(*args)
+    if accessor == "GlobalsGuardAccessor" and f_globals is not None:
+        return parent.globals_dict_manager(f_globals, *args)
+    if (match := _PAIR.match(accessor)) and hasattr(parent, "get_key_manager"):
+        method = parent.get_key_manager if match.group(1) == "key" else parent.get_value_manager
+        return method(int(match.group(2)), *args)
+    return None
+
+
 def _add_trivial_leaves(manager: Any, value: Any, count: int) -> None:
     """Up to `count` passing one-compare leaves on `manager`: TYPE_MATCH, ID_MATCH, NOT_NONE.
-    A manager keeps one leaf per kind (torch drops duplicates), so three at most."""
+    A manager keeps one leaf per kind (torch drops duplicates), so three at most; a dict
+    manager refuses most kinds (those are skipped)."""
     adders = [
         lambda: _add_type_match(manager, value),
         lambda: manager.add_id_match_guard(id(value), ["guardprof trivial"], None),
     ]
     if value is not None:
         adders.append(lambda: manager.add_not_none_guard(["guardprof trivial"], None))
-    for add in adders[:count]:
-        add()
+    added = 0
+    for add in adders:
+        if added == count:
+            break
+        try:
+            add()
+        except Exception:  # e.g. "DictGuardManager only supports ID_MATCH as a leaf guard"
+            continue
+        added += 1
 
 
 def root_guards_only(guard_manager: Any) -> Callable[[Any], Any] | None:

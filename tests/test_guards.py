@@ -209,6 +209,36 @@ def test_synthetic_walk_tree_carries_trivial_leaves_for_the_leaf_calls():
     assert check(f_locals) is True
 
 
+@pytest.mark.parametrize("name", ["module_stack", "dict_int", "standard_100"])
+def test_walk_is_a_copy_of_the_visited_managers_with_their_accessors(name, request):
+    """Attribute, `__dict__`, dict-item and dict key/value managers are rebuilt as such (no
+    manager falls back to a frame-locals key), so the walk is not modeled on the wrong kind."""
+    report, _ = request.getfixturevalue(name)
+    for _, entry in report.entries():
+        walk = next(p for p in entry.pass_cost.parts if p.kind == "tree walk")
+        assert walk.method.endswith("copy of the visited managers, same accessors"), walk.method
+
+
+def test_kinds_with_a_type_or_identity_test_are_their_own_baseline():
+    """The Python → C++ path differs by kind, so a TENSOR_MATCH is timed against itself on an
+    object it rejects at once; a LAMBDA_GUARD (arbitrary Python) is not."""
+    from guardprof.guard_cost import REJECTED, _self_baseline
+    from guardprof.guard_tree import build_entry_tree
+
+    def step(x):
+        return x + 1
+
+    torch_compat.reset()
+    compiled = torch_compat.compile_fn(step, "eager", dynamic=False)
+    compiled(torch.zeros(3))
+    (entry,) = torch_compat.cache_entries(step.__code__)
+    by_kind = {leaf.node.kind: leaf for leaf in build_entry_tree(entry).leaves}
+    assert _self_baseline(by_kind["TENSOR_MATCH"])
+    assert by_kind["TENSOR_MATCH"].raw.guard(REJECTED) is False
+    assert not _self_baseline(by_kind["LAMBDA_GUARD"])
+    assert not _self_baseline(by_kind["DIMENSION_DYNAMIC_MARKING_GUARD"])
+
+
 def test_relational_guard_is_costed_by_difference_not_dropped(standard_100):
     report, _ = standard_100
     for entry in report.frames[0].entries:
