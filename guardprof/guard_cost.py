@@ -285,6 +285,7 @@ class _Timer:
                 timings.net[key] = float(np.median(timed - local))
                 timings.gauge[key] = float(np.median(local))
         return timings
+
     def _rounds(self, sequence: list[tuple[Any, Any]], progress: Progress) -> np.ndarray:
         start = time.perf_counter()
         first = _one_round(sequence)

@@ -548,14 +548,12 @@ def _replica_child(parent: Any, m: WalkManager, args: tuple, f_globals: dict | N
     """`parent`'s child reached the way `m.accessor` says, or None for other accessors."""
     accessor = m.accessor or ""
     if match := _FRAME_LOCALS.match(accessor):
-        key = ast.literal_eval(match.group(1))
-        return parent.framelocals_manager((key, int(match.group(2))), *args)
+        key = _literal(match.group(1))
+        return None if key is None else parent.framelocals_manager(
+            (key, int(match.group(2))), *args)
     if match := _DICT_ITEM.match(accessor):
-        try:
-            key = ast.literal_eval(match.group(1))
-        except (ValueError, SyntaxError):
-            return None
-        return parent.dict_getitem_manager(key, *args)
+        key = _literal(match.group(1))
+        return None if key is None else parent.dict_getitem_manager(key, *args)
     if match := _GET_ATTR.match(accessor):
         return parent.getattr_manager(match.group(1), *args)
     if accessor == "GetGenericDictGuardAccessor":
@@ -566,6 +564,14 @@ def _replica_child(parent: Any, m: WalkManager, args: tuple, f_globals: dict | N
         method = parent.get_key_manager if match.group(1) == "key" else parent.get_value_manager
         return method(int(match.group(2)), *args)
     return None
+
+
+def _literal(text: str) -> Any:
+    """The key an accessor prints (`'x'`, `3`), or None where it is not a plain literal."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
 
 
 def _add_trivial_leaves(manager: Any, value: Any, count: int) -> None:
@@ -638,10 +644,10 @@ def synthetic_frame_root(
     the tree walk per manager and the relational guard by difference. `trivial_leaves[i]`
     passing one-compare leaves on manager i (and `root_trivial_leaves` on the root; at most
     three each, see `_add_trivial_leaves`) add the in-tree cost of calling that many leaves, so
-    the walk includes the leaf calls a real check makes and isolated leaf timings (net of a
-    TYPE_MATCH call) do not. `fail_first` adds a
-    FALSE_MATCH to the first manager, so the check fails there, as a rejected entry's does (a
-    failing check still resets every relational guard). None if it cannot be built.
+    the walk includes the leaf calls a real check makes and isolated leaf timings do not.
+    `fail_first` adds a FALSE_MATCH to the first manager, so the check fails there, as a rejected
+    entry's does (a failing check still resets every relational guard). None if it cannot be
+    built.
     """
     from torch._C._dynamo import guards as cguards
     from torch._dynamo.guards import GuardManagerType
