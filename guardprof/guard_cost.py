@@ -582,12 +582,12 @@ def _walk_probe(check: _Check, timer: _Timer, group: int) -> tuple[tuple[int, in
             visited, check.f_locals, None if scope is None else scope[1].get("G"), root_leaves)
     if replica is not None:
         fn, f_locals, approximated = replica
-        how = "copy of the visited managers, same accessors"
+        how = "copy, same accessors"
         if approximated:
-            how += f" ({approximated} reached by a frame-locals key instead)"
+            how += f" ({approximated} via a frame-locals key)"
         probe = (fn, f_locals)
     else:
-        how = "flat: one frame-locals manager per visited value"
+        how = "flat frame-locals copy"
         probe = torch_compat.synthetic_frame_root(
             check.visited_values, no_tensor_aliasing=False,
             trivial_leaves=[ran_on[id(m)] for m in check.visited_managers],
@@ -642,8 +642,8 @@ def _parts(
     parts.sort(key=lambda p: -(p.cost_us if p.cost_us is not None else -1.0))
     if walk_ns is not None:
         parts.append(KindCost(WALK, 0, 0, walk_ns / 1e3,
-                              f"modeled: {check.managers_visited} manager(s) visited, "
-                              f"{len(check.ran)} leaf call(s); {walk_how}"))
+                              f"modeled: {walk_how} of {check.managers_visited} manager(s), "
+                              f"{len(check.ran)} leaf call(s)"))
     return parts
 
 

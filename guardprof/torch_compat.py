@@ -496,17 +496,28 @@ class WalkManager:
 
 
 _FRAME_LOCALS = re.compile(r"FrameLocalsGuardAccessor\(key=(.+), framelocals_idx=(\d+)\)$")
-_DICT_ITEM = re.compile(r"DictGetItemGuardAccessor\((.+)\)$")
+_KEYED = re.compile(r"(DictGetItem|TupleGetItem|ListGetItem|GetItem)GuardAccessor\((.+)\)$")
 _GET_ATTR = re.compile(r"GetAttrGuardAccessor\(([A-Za-z_][A-Za-z0-9_]*)\)$")
 _PAIR = re.compile(r"(key|value) of pair (\d+)$")
+_KEYED_FACTORY = {"DictGetItem": "dict_getitem_manager", "TupleGetItem": "tuple_getitem_manager",
+                  "ListGetItem": "list_getitem_manager", "GetItem": "getitem_manager"}
+_PLAIN_FACTORY = {  # accessors that take no key: the factory that builds the same kind
+    "GetGenericDictGuardAccessor": "get_generic_dict_manager",
+    "TypeGuardAccessor": "type_manager",
+    "CodeGuardAccessor": "code_manager",
+    "ClosureGuardAccessor": "closure_manager",
+    "FuncDefaultsGuardAccessor": "func_defaults_manager",
+    "TypeDictGuardAccessor": "type_dict_manager",
+    "TypeMROGuardAccessor": "type_mro_manager",
+}
 
 
 def replica_walk_root(
     visited: list[WalkManager], f_locals: dict, f_globals: dict | None, root_trivial_leaves: int
 ) -> tuple[Callable[[Any], Any], dict, int] | None:
     """A fresh root with a copy of the visited managers: the same nesting, reached through the
-    same kinds of accessor (frame locals, globals, dict item, attribute, `__dict__`, a dict's
-    key/value pairs) over the same frame locals, each with trivial leaves only.
+    same kinds of accessor (frame locals, globals, dict/tuple/list item, attribute, `__dict__`,
+    type, code, a dict's key/value pairs, …) over the same frame locals, with trivial leaves.
 
     Timing it against an empty root measures what the check's walk costs: fetching each value
     and calling each leaf, without the leaves' own work. A manager reached through an accessor
@@ -527,7 +538,10 @@ def replica_walk_root(
             enum = (GuardManagerType.DICT_GUARD_MANAGER if m.manager_type == "DictGuardManager"
                     else GuardManagerType.GUARD_MANAGER)
             args = (m.source, m.value, enum)
-            manager = _replica_child(parent, m, args, f_globals)
+            try:
+                manager = _replica_child(parent, m, args, f_globals)
+            except Exception:  # a factory that takes other arguments on this torch
+                manager = None
             if manager is None:
                 approximated += 1
                 name = f"__guardprof_walk_{i}"
@@ -551,13 +565,15 @@ def _replica_child(parent: Any, m: WalkManager, args: tuple, f_globals: dict | N
         key = _literal(match.group(1))
         return None if key is None else parent.framelocals_manager(
             (key, int(match.group(2))), *args)
-    if match := _DICT_ITEM.match(accessor):
-        key = _literal(match.group(1))
-        return None if key is None else parent.dict_getitem_manager(key, *args)
+    if match := _KEYED.match(accessor):
+        key = _literal(match.group(2))
+        factory = getattr(parent, _KEYED_FACTORY[match.group(1)], None)
+        return None if key is None or factory is None else factory(key, *args)
     if match := _GET_ATTR.match(accessor):
         return parent.getattr_manager(match.group(1), *args)
-    if accessor == "GetGenericDictGuardAccessor":
-        return parent.get_generic_dict_manager(*args)
+    if accessor in _PLAIN_FACTORY:
+        factory = getattr(parent, _PLAIN_FACTORY[accessor], None)
+        return None if factory is None else factory(*args)
     if accessor == "GlobalsGuardAccessor" and f_globals is not None:
         return parent.globals_dict_manager(f_globals, *args)
     if (match := _PAIR.match(accessor)) and hasattr(parent, "get_key_manager"):

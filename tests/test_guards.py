@@ -178,8 +178,8 @@ def test_first_leaf_of_each_kind_is_timed_after_the_root_guards(dict_int):
         assert methods["TENSOR_MATCH"] == ISOLATED_AFTER_ROOT
         assert methods["GLOBAL_STATE"] == ISOLATED
         walk = next(p for p in entry.pass_cost.parts if p.kind == "tree walk")
-        assert f"{entry.pass_cost.managers_visited} manager(s) visited" in walk.method
-        assert "leaf call(s)" in walk.method
+        assert f"of {entry.pass_cost.managers_visited} manager(s)" in walk.method
+        assert walk.method.endswith("leaf call(s)")
 
 
 def test_root_only_copy_keeps_the_root_guards_and_no_inputs():
@@ -216,7 +216,7 @@ def test_walk_is_a_copy_of_the_visited_managers_with_their_accessors(name, reque
     report, _ = request.getfixturevalue(name)
     for _, entry in report.entries():
         walk = next(p for p in entry.pass_cost.parts if p.kind == "tree walk")
-        assert walk.method.endswith("copy of the visited managers, same accessors"), walk.method
+        assert walk.method.startswith("modeled: copy, same accessors of "), walk.method
 
 
 def test_kinds_with_a_type_or_identity_test_are_their_own_baseline():
