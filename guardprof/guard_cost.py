@@ -6,13 +6,20 @@ Method (stated in every report, `COST_METHOD`):
   entries in cache order, on the call's exact frame locals. For each check the walk is simulated
   leaf by leaf in dynamo's order (a manager's leaves, then its children, depth first) until the
   first failing guard, so a failing check is charged only for the guards it really ran.
-- Leaf guards: each one the check ran is called alone from Python on its guarded value, in a
-  tight loop of `BATCH` calls after one untimed call, minus the Python → C++ call path, which
-  otherwise outweighs the guard itself and differs by kind (EQUALS_MATCH's ≈20 ns more than
-  TYPE_MATCH's): kinds whose check starts with a type or identity test (`SELF_BASELINED`) are
-  their own baseline, the same loop on an object they reject at that test; others get the loop
-  over a do-nothing TYPE_MATCH leaf timed near them. Each figure is a median, over the quieter
-  half of the rounds, of per-round differences (see `_Timer`): the machine is shared.
+- In place (TENSOR_MATCH, DIMENSION guards: one of each per tensor input, most of a large
+  check): on a passing check each is rebuilt as dynamo builds it, from the value it accepted,
+  on a copy of the tree (see the walk below) in place of one trivial leaf, and the copy is timed
+  against the copy without them: the kind's cost inside a real tree, in check order, with no
+  Python call to correct for. Measured this way the two kinds read ≈5–10 ns a guard less than
+  isolated on a module's parameters, and a 1000-tensor check keeps its cache misses.
+- Other leaf guards (and all of a failing check's): each one the check ran is called alone
+  from Python on its guarded value, in a tight loop of `BATCH` calls after one untimed call,
+  minus the Python → C++ call path, which otherwise outweighs the guard itself and differs by
+  kind (EQUALS_MATCH's ≈20 ns more than TYPE_MATCH's): kinds whose check starts with a type or
+  identity test (`SELF_BASELINED`) are their own baseline, the same loop on an object they
+  reject at that test; others get the loop over a do-nothing TYPE_MATCH leaf timed near them.
+  Each figure is a median, over the quieter half of the rounds, of per-round differences (see
+  `_Timer`): the machine is shared.
 - In-check context: the first leaf of each kind below the root runs, in a real check, straight
   after the root's own guards (global state, Python lambda guards), which push its code out of
   the CPU's caches; hot, it reads about half of what it costs there (TENSOR_MATCH ≈ 40 vs 90 ns
@@ -24,21 +31,22 @@ Method (stated in every report, `COST_METHOD`):
   check does not run them but still resets them: timed on a synthetic tree that fails at its
   first manager). Partly run, or other relational kinds: "not separable", counted, not costed.
 - Tree walk (accessors fetching each manager's value, and the tree calling each leaf): a copy
-  of the managers the check visited, built on a fresh root with the same nesting and the same
-  kinds of accessor over the same frame locals, each with as many trivial one-compare leaves as
-  the check ran there (three at most: torch keeps one leaf per kind on a manager), against an
-  empty root. Accessors of other kinds hang off the root on a frame-locals key instead; where
-  the copy cannot be built, one flat frame-locals manager per visited value (the part says
-  which).
+  of the managers the check visited, with the same nesting and the same kinds of accessor over
+  the same frame locals, each with as many trivial one-compare leaves as the check ran there
+  (three at most: torch keeps one leaf per kind on a manager), built on a root-only copy of the
+  entry (its own root guards, so what follows runs as after them in a real check) and timed
+  against that root-only copy; on a fresh root against an empty one where the root has epilogue
+  guards. Accessors of other kinds hang off the root on a frame-locals key instead; where the
+  copy cannot be built, one flat frame-locals manager per visited value (the part says which).
 - Whole check: the entry's root check on the same locals, timed in the same round right after
   its parts (same cache state, same load from other processes), minus the call of an empty root;
   shown beside `guardprof run`'s replayed figure. Parts reconcile when their sum is within
-  `TOLERANCE` of the whole. Known shortfall: a check over ≈1000 tensors can read up to ≈15% low,
-  because hot leaves in a loop keep their tensor in cache and the real check does not.
+  `TOLERANCE` of the whole.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 import types
@@ -74,6 +82,7 @@ TOLERANCE = 0.15
 WALK = "tree walk"
 ISOLATED = "isolated"
 ISOLATED_AFTER_ROOT = "isolated; the first one after the root's guards"
+IN_PLACE_METHOD = "in place: rebuilt on a copy of the tree"
 NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"
 # kinds whose check starts with a type or identity test: their own call on a rejected object
 # is their baseline (same Python → C++ path, no work)
@@ -81,6 +90,9 @@ SELF_BASELINED = frozenset({"TENSOR_MATCH", "TYPE_MATCH", "ID_MATCH", "EQUALS_MA
 
 COST_METHOD = dict(
     leaf=(
+        "TENSOR_MATCH and DIMENSION guards of a passing check: in place, each rebuilt as dynamo "
+        "builds it on the walk's copy of the tree, timed against the copy without them; other "
+        "kinds (and a failing check's leaves) "
         f"isolated: each leaf guard the check ran, called alone from Python on its guarded value, "
         f"{BATCH} calls per sample after an untimed one, minus the Python → C++ call path: for "
         f"{', '.join(sorted(SELF_BASELINED))} the same loop on an object the guard rejects at its "
@@ -98,8 +110,9 @@ COST_METHOD = dict(
     walk=(
         "modeled: a copy of the managers the check visited (same nesting, same kinds of "
         "accessor, same frame locals), each with as many trivial one-compare leaves as the check "
-        "ran there, three at most (the tree's own cost of calling them), timed against an empty "
-        "root; the part names any manager reached another way"
+        "ran there, three at most (the tree's own cost of calling them), built on a root-only "
+        "copy of the entry and timed against it (an empty root where the root has epilogue "
+        "guards); the part names any manager reached another way"
     ),
     whole=(
         f"the entry's whole root check on the same locals, {BATCH} calls per sample, timed right "
@@ -352,24 +365,27 @@ def cost_checks(
     baseline_owned = torch_compat.baseline_leaf_guard({})
     timer.keep.append(baseline_owned)
     root_copies: dict[int, Any] = {}
-    whole_slots, leaf_slots, relational_slots, walk_slots = {}, {}, {}, {}
+    whole_slots, leaf_slots, relational_slots, replicas = {}, {}, {}, {}
     for n, check in enumerate(checks):
         group = timer.group()
         timer.add_warmup(group, check.live.handle.check_fn(), check.f_locals)
         key = id(check.live)
         if key not in root_copies:
             root_copies[key] = torch_compat.root_guards_only(check.live.handle.guard_manager)
-        leaf_slots[n] = _leaf_probes(check, timer, group, root_copies[key],
-                                     None if baseline_owned is None else baseline_owned[0])
+        replicas[n] = _replica_probes(check, timer, group, root_copies[key] is not None)
+        leaf_slots[n] = _leaf_probes(
+            check, timer, group, root_copies[key],
+            None if baseline_owned is None else baseline_owned[0],
+            skip={i for _, indices in replicas[n].in_place.values() for i in indices})
         whole_slots[n] = timer.add_pair(group, (check.live.handle.check_fn(), check.f_locals),
                                         (empty_root, check.f_locals))
         relational_slots[n] = _relational_probes(check, timer, group, notes)
-        walk_slots[n] = _walk_probe(check, timer, group)
-    if any(slot is None for slot in walk_slots.values()):
+    if any(r.walk is None for r in replicas.values()):
         notes.append("the tree walk could not be measured on this torch (no synthetic tree)")
     if any(copy is None for copy in root_copies.values()):
         notes.append("some entries' first leaves of each kind were timed hot, not after the "
-                     "root's guards (no root-only copy: epilogue guards, or an older torch)")
+                     "root's guards, and none in place (no root-only copy: epilogue guards, or "
+                     "an older torch)")
     if baseline_owned is None:
         notes.append(f"torch {torch_compat.torch_version()}: no baseline leaf guard could be "
                      "built; leaf costs include the Python call overhead")
@@ -380,11 +396,14 @@ def cost_checks(
     timed = timings.net
     if baseline_owned is None:  # nothing to subtract from leaves: keep them as timed
         timed = {**timings.net, **timings.raw}
-    walk_ns = {n: None if slot is None else timed[slot[0]] for n, slot in walk_slots.items()}
+    walk_ns = {n: None if r.walk is None else timed[r.walk] for n, r in replicas.items()}
 
     costs: dict[tuple[int, str], CheckCost] = {}
     for n, check in enumerate(checks):
-        leaf_ns = [timed[p.slot] for p in leaf_slots[n]]
+        leaf_ns = [0.0 if p is None else timed[p.slot] for p in leaf_slots[n]]
+        for slot, indices in replicas[n].in_place.values():
+            for i in indices:  # one leaf each on the same kind of value: an equal share
+                leaf_ns[i] = timed[slot] / len(indices)
         relational_ns = {index: timed[slot] for index, slot in relational_slots[n].items()}
         if check.passed:
             _annotate_leaves(check, leaf_ns)
@@ -395,8 +414,8 @@ def cost_checks(
             call_index=check.call_index,
             whole_replayed_us=None if check.replayed_s is None else check.replayed_s * 1e6,
             whole_isolated_us=timed[whole_slots[n]] / 1e3,
-            parts=_parts(check, leaf_ns, [p.after_root for p in leaf_slots[n]], relational_ns,
-                         walk_ns[n], None if walk_slots[n] is None else walk_slots[n][1]),
+            parts=_parts(check, leaf_ns, _leaf_methods(check, leaf_slots[n], replicas[n]),
+                         relational_ns, walk_ns[n], replicas[n].how),
             managers_visited=check.managers_visited,
             failed_at=check.failed_at,
             mismatch=check.mismatch,
@@ -511,8 +530,8 @@ def _self_baseline(leaf: LiveLeaf) -> bool:
 
 
 def _leaf_probes(
-    check: _Check, timer: _Timer, group: int, root_guards: Any, baseline: Any
-) -> list[_LeafProbe]:
+    check: _Check, timer: _Timer, group: int, root_guards: Any, baseline: Any, skip: set[int]
+) -> list[_LeafProbe | None]:
     """A timing slot per leaf the check ran.
 
     A leaf is timed hot, alone, against its own call on an object it rejects at once where its
@@ -521,7 +540,7 @@ def _leaf_probes(
     the root is timed instead right after the root's own guards (a root-only copy of the entry):
     in a real check it runs straight after them, when its code is no longer in the CPU's caches,
     and costs up to twice its hot figure (TENSOR_MATCH ≈ 90 vs 40 ns here); the leaves after it
-    find the code warm.
+    find the code warm. Leaves in `skip` are measured in place instead (None).
     """
     first_of_kind: set[int] = set()
     seen: set[str] = set()
@@ -529,14 +548,18 @@ def _leaf_probes(
         if leaf.manager is not check.live.tree and leaf.node.kind not in seen:
             seen.add(leaf.node.kind)
             first_of_kind.add(i)
-    probes = []
+    probes: list[_LeafProbe | None] = []
+    root_check = None if root_guards is None else root_guards.check
     for i, (leaf, value) in enumerate(check.ran):
+        if i in skip:
+            probes.append(None)
+            continue
         guard = leaf.raw.guard
         own = _self_baseline(leaf)
         reference = (guard, REJECTED) if own else (baseline, {})
-        if i in first_of_kind and root_guards is not None and baseline is not None:
-            slot = timer.add_pair(group, (_after(root_guards, check.f_locals, guard), value),
-                                  (_after(root_guards, check.f_locals, reference[0]),
+        if i in first_of_kind and root_check is not None and baseline is not None:
+            slot = timer.add_pair(group, (_after(root_check, check.f_locals, guard), value),
+                                  (_after(root_check, check.f_locals, reference[0]),
                                    reference[1]))
             probes.append(_LeafProbe(slot, after_root=True))
         elif own:
@@ -555,11 +578,29 @@ def _after(root_guards: Any, f_locals: dict, leaf: Any) -> Any:
     return call
 
 
-def _walk_probe(check: _Check, timer: _Timer, group: int) -> tuple[tuple[int, int], str] | None:
-    """The check's walk without its leaves' work: a copy of the managers it visited (same
-    nesting, same kinds of accessor, same values), each with as many trivial leaves as the check
-    ran there, timed against an empty root. Where that copy cannot be built, one flat
-    frame-locals manager per visited value. (slot, how it was modeled) or None."""
+@dataclass
+class _Replicas:
+    """Slots of the check's copies: its walk, and leaf kinds rebuilt in place."""
+
+    walk: tuple[int, int] | None
+    how: str | None  # how the walk was modeled, for its part's method
+    in_place: dict[str, tuple[tuple[int, int], list[int]]]  # kind → (slot, indices in ran)
+
+
+def _replica_probes(check: _Check, timer: _Timer, group: int, on_root_copy: bool) -> _Replicas:
+    """The check's walk without its leaves' work, and the kinds in `IN_PLACE`, measured on
+    copies of the managers it visited (same nesting, same kinds of accessor, same values).
+
+    Walk: each copied manager carries as many trivial leaves as the check ran there; timed
+    against the bare root. Where the entry's root can be copied with its own guards
+    (`root_guards_only`) the copy is built on it, so what follows the root runs as it does in
+    the real check; else on a fresh root with trivial leaves. Where the copy cannot be built,
+    one flat frame-locals manager per visited value.
+
+    In place (passing checks): the same copy with each leaf of an `IN_PLACE` kind rebuilt as
+    dynamo builds it (from the value it accepted) instead of one trivial leaf, timed against the
+    walk copy: the kind's cost inside the tree, not through a Python call.
+    """
     ran_on: dict[int, int] = defaultdict(int)
     for leaf, _ in check.ran:
         ran_on[id(leaf.manager)] += 1
@@ -576,26 +617,72 @@ def _walk_probe(check: _Check, timer: _Timer, group: int) -> tuple[tuple[int, in
             manager_type=m.manager_type, source=m.source, value=value,
             trivial_leaves=ran_on[id(m)]))
     scope = torch_compat.guard_eval_scope(check.live.handle.guard_manager, check.f_locals)
-    replica = None
-    if complete:
-        replica = torch_compat.replica_walk_root(
-            visited, check.f_locals, None if scope is None else scope[1].get("G"), root_leaves)
-    if replica is not None:
-        fn, f_locals, approximated = replica
-        how = "copy, same accessors"
-        if approximated:
-            how += f" ({approximated} via a frame-locals key)"
-        probe = (fn, f_locals)
-    else:
-        how = "flat frame-locals copy"
+    f_globals = None if scope is None else scope[1].get("G")
+    handle = check.live.handle
+
+    def copy(managers: list, extra: dict | None = None) -> tuple | None:
+        base = torch_compat.root_guards_only(handle.guard_manager) if on_root_copy else None
+        if on_root_copy and base is None:
+            return None
+        return torch_compat.replica_walk_root(managers, check.f_locals, f_globals, root_leaves,
+                                              base_root=base, extra_leaves=extra)
+
+    walk = copy(visited) if complete else None
+    if walk is None:
         probe = torch_compat.synthetic_frame_root(
             check.visited_values, no_tensor_aliasing=False,
             trivial_leaves=[ran_on[id(m)] for m in check.visited_managers],
             root_trivial_leaves=root_leaves,
         )
         if probe is None:
-            return None
-    return timer.add_pair(group, probe, (timer.empty_root, probe[1])), how
+            return _Replicas(None, None, {})
+        slot = timer.add_pair(group, probe, (timer.empty_root, probe[1]))
+        return _Replicas(slot, "flat frame-locals copy", {})
+    fn, f_locals, approximated = walk
+    how = "copy, same accessors" + (f" ({approximated} via a frame-locals key)"
+                                     if approximated else "")
+    bare = torch_compat.root_guards_only(handle.guard_manager) if on_root_copy else None
+    reference = (timer.empty_root if bare is None else bare.check, f_locals)
+    timer.keep.append(bare)
+    walk_slot = timer.add_pair(group, (fn, f_locals), reference)
+    in_place = {}
+    if check.passed:
+        for kind, like in IN_PLACE.items():
+            indices = [i for i, (leaf, _) in enumerate(check.ran) if leaf.node.kind == kind]
+            extra: dict[int, Any] = {}
+            for i in indices:
+                leaf, value = check.ran[i]
+                at = position.get(id(leaf.manager))
+                add = like(leaf, value)
+                if at is None or add is None or at in extra:
+                    extra = {}
+                    break
+                extra[at] = add
+            if not extra:
+                continue
+            managers = [dataclasses.replace(v, trivial_leaves=v.trivial_leaves - (i in extra))
+                        for i, v in enumerate(visited)]
+            rebuilt = copy(managers, extra)
+            if rebuilt is None or rebuilt[2] != approximated:
+                continue
+            in_place[kind] = (timer.add_pair(group, (rebuilt[0], rebuilt[1]), (fn, f_locals)),
+                              indices)
+    return _Replicas(walk_slot, how, in_place)
+
+
+# kinds rebuilt in place on the copy: (leaf, value) → adds the same check to a manager, or None
+IN_PLACE = {
+    "TENSOR_MATCH": lambda leaf, value: torch_compat.tensor_match_like(value),
+    "DIMENSION_DYNAMIC_MARKING_GUARD":
+        lambda leaf, value: torch_compat.dimension_marking_like(leaf.node.code_parts),
+}
+
+
+def _leaf_methods(check: _Check, probes: list, replicas: _Replicas) -> list[str]:
+    in_place = {i for _, indices in replicas.in_place.values() for i in indices}
+    return [IN_PLACE_METHOD if i in in_place
+            else ISOLATED_AFTER_ROOT if probe is not None and probe.after_root else ISOLATED
+            for i, probe in enumerate(probes)]
 
 
 def _per_manager(checks: list[_Check], walk_ns: dict[int, float | None]) -> float | None:
@@ -611,20 +698,20 @@ def _per_manager(checks: list[_Check], walk_ns: dict[int, float | None]) -> floa
 def _parts(
     check: _Check,
     leaf_ns: list[float],
-    in_context: list[bool],
+    methods: list[str],
     relational_ns: dict[int, float],
     walk_ns: float | None,
     walk_how: str | None,
 ) -> list[KindCost]:
-    by_kind: dict[str, list] = defaultdict(lambda: [0, 0, 0.0, False])
-    for (leaf, _), ns, after_root in zip(check.ran, leaf_ns, in_context, strict=True):
+    by_kind: dict[str, list] = defaultdict(lambda: [0, 0, 0.0, ISOLATED])
+    for (leaf, _), ns, method in zip(check.ran, leaf_ns, methods, strict=True):
         slot = by_kind[leaf.node.kind]
         slot[0] += 1
         slot[1] += max(1, len(leaf.node.code_parts))
         slot[2] += ns / 1e3
-        slot[3] = slot[3] or after_root
-    parts = [KindCost(kind, n, p, us, ISOLATED_AFTER_ROOT if after_root else ISOLATED)
-             for kind, (n, p, us, after_root) in by_kind.items()]
+        if method != ISOLATED:
+            slot[3] = method
+    parts = [KindCost(kind, n, p, us, method) for kind, (n, p, us, method) in by_kind.items()]
     for index, info in enumerate(check.live.relational):
         reached = len(check.relational_values.get(index, []))
         label = f"relational, run on {reached} of {len(info.sources)} sources"

@@ -513,7 +513,12 @@ _PLAIN_FACTORY = {  # accessors that take no key: the factory that builds the sa
 
 
 def replica_walk_root(
-    visited: list[WalkManager], f_locals: dict, f_globals: dict | None, root_trivial_leaves: int
+    visited: list[WalkManager],
+    f_locals: dict,
+    f_globals: dict | None,
+    root_trivial_leaves: int,
+    base_root: Any = None,
+    extra_leaves: dict[int, Callable[[Any, Any], None]] | None = None,
 ) -> tuple[Callable[[Any], Any], dict, int] | None:
     """A fresh root with a copy of the visited managers: the same nesting, reached through the
     same kinds of accessor (frame locals, globals, dict/tuple/list item, attribute, `__dict__`,
@@ -522,17 +527,20 @@ def replica_walk_root(
     Timing it against an empty root measures what the check's walk costs: fetching each value
     and calling each leaf, without the leaves' own work. A manager reached through an accessor
     of another kind hangs off the root on a frame-locals key of its own instead (returned: how
-    many). (check, frame locals to check it on, managers approximated), or None.
+    many). `base_root` (a `root_guards_only` copy) builds on the entry's own root guards
+    instead of trivial ones; `extra_leaves[i](manager, value)` adds leaves to manager i after its
+    trivial ones. (check, frame locals to check it on, managers approximated), or None.
     """
     from torch._C._dynamo import guards as cguards
     from torch._dynamo.guards import GuardManagerType
 
-    root = cguards.RootGuardManager()
+    root = cguards.RootGuardManager() if base_root is None else base_root
     extended = dict(f_locals)
     built: list[Any] = []
     approximated = 0
     try:
-        _add_trivial_leaves(root, extended, root_trivial_leaves)  # the dict it is checked on
+        if base_root is None:
+            _add_trivial_leaves(root, extended, root_trivial_leaves)  # the dict it is checked on
         for i, m in enumerate(visited):
             parent = root if m.parent is None else built[m.parent]
             enum = (GuardManagerType.DICT_GUARD_MANAGER if m.manager_type == "DictGuardManager"
@@ -550,6 +558,8 @@ def replica_walk_root(
                     key=(name, len(extended) - 1), source=f"L[{name!r}]", example_value=m.value,
                     guard_manager_enum=enum)
             _add_trivial_leaves(manager, m.value, m.trivial_leaves)
+            if extra_leaves and i in extra_leaves:
+                extra_leaves[i](manager, m.value)
             built.append(manager)
     except Exception:
         return None
@@ -611,11 +621,12 @@ def _add_trivial_leaves(manager: Any, value: Any, count: int) -> None:
         added += 1
 
 
-def root_guards_only(guard_manager: Any) -> Callable[[Any], Any] | None:
-    """The check of a copy of the entry's root that keeps the root's own leaf guards
-    (global state, lambda guards, …) and drops every child manager: what a real check runs
-    before it reaches its first input. None where it cannot be made, or where the root has
-    epilogue guards (symbolic-shape lambdas: microseconds that would drown the timing)."""
+def root_guards_only(guard_manager: Any) -> Any:
+    """A copy of the entry's root that keeps the root's own leaf guards (global state, lambda
+    guards, …) and drops every child manager: what a real check runs before it reaches its
+    first input. Its `check` is timed before a leaf; managers can be added to it. None where it
+    cannot be made, or where the root has epilogue guards (symbolic-shape lambdas: microseconds
+    that would drown the timing)."""
     root = getattr(guard_manager, "root", None)
     if root is None or not hasattr(root, "clone_manager"):
         return None
@@ -628,7 +639,37 @@ def root_guards_only(guard_manager: Any) -> Callable[[Any], Any] | None:
         return None
     if copy is None or copy.get_child_managers():
         return None
-    return copy.check
+    return copy
+
+
+_ABSENT_ATTR = re.compile(r"hasattr\(.+, '(\w+)'\) == False$")
+
+
+def tensor_match_like(value: Any) -> Callable[[Any, Any], None] | None:
+    """Adds to a manager a TENSOR_MATCH built from `value` as dynamo builds one (its sizes,
+    strides, type and dispatch keys): the same check a passing entry runs on it."""
+    if not isinstance(value, torch.Tensor):
+        return None
+
+    def add(manager: Any, _value: Any) -> None:
+        manager.add_tensor_match_guard(
+            value, list(value.size()), list(value.stride()), "guardprof copy",
+            ["guardprof copy"], None, type(value), torch._C._dispatch_keys(value))
+
+    return add
+
+
+def dimension_marking_like(code_parts: list[str]) -> Callable[[Any, Any], None] | None:
+    """Adds to a manager a DIMENSION_DYNAMIC_MARKING_GUARD with the same absent attributes, where
+    every code part is of the `hasattr(x, 'attr') == False` form (None otherwise)."""
+    absent = [m.group(1) for m in map(_ABSENT_ATTR.match, code_parts) if m]
+    if not absent or len(absent) != len(code_parts):
+        return None
+
+    def add(manager: Any, _value: Any) -> None:
+        manager.add_dimension_marking_guard({}, absent, {}, ["guardprof copy"], None)
+
+    return add
 
 
 def baseline_leaf_guard(value: Any) -> tuple[Callable[[Any], Any], Any] | None:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from guardprof import torch_compat
-from guardprof.guard_cost import ISOLATED, ISOLATED_AFTER_ROOT
+from guardprof.guard_cost import IN_PLACE_METHOD, ISOLATED, ISOLATED_AFTER_ROOT
 from guardprof.guard_diff import diff_entries, fields, summarize_variation
 from guardprof.guards_collect import collect
 from guardprof.guards_report import GuardsReport, from_dict, to_json
@@ -169,20 +169,43 @@ def test_every_check_is_costed_and_the_call_overhead_is_removed(name, request):
             assert "tree walk" in kinds
 
 
-def test_first_leaf_of_each_kind_is_timed_after_the_root_guards(dict_int):
-    """In a real check the first TENSOR_MATCH runs straight after the root's own guards; timed
-    hot it reads about half of that. Root leaves themselves keep the plain isolated timing."""
+def test_leaf_methods_in_place_after_the_root_guards_or_isolated(dict_int):
+    """TENSOR_MATCH and DIMENSION guards of a passing check are rebuilt in place on a copy of
+    the tree; the first EQUALS_MATCH runs, in a real check, straight after the root's guards and
+    is timed there; root leaves keep the plain isolated timing; a failing check's leaves are
+    isolated (its TENSOR_MATCH rejects, a rebuilt one would accept)."""
     report, _ = dict_int
     for _, entry in report.entries():
         methods = {p.kind: p.method for p in entry.pass_cost.parts}
-        assert methods["TENSOR_MATCH"] == ISOLATED_AFTER_ROOT
+        assert methods["TENSOR_MATCH"] == IN_PLACE_METHOD
+        assert methods["DIMENSION_DYNAMIC_MARKING_GUARD"] == IN_PLACE_METHOD
+        assert methods["EQUALS_MATCH"] == ISOLATED_AFTER_ROOT
         assert methods["GLOBAL_STATE"] == ISOLATED
+        assert IN_PLACE_METHOD not in {p.method for p in entry.fail_cost.parts}
         walk = next(p for p in entry.pass_cost.parts if p.kind == "tree walk")
         assert f"of {entry.pass_cost.managers_visited} manager(s)" in walk.method
         assert walk.method.endswith("leaf call(s)")
 
 
-def test_root_only_copy_keeps_the_root_guards_and_no_inputs():
+def test_rebuilt_leaves_accept_what_the_real_ones_accept():
+    root = torch_compat.root_guards_only(_compiled_entry().guard_manager)
+    value = torch.randn(3, 2)[:, 0]  # a strided view: sizes and strides must both be copied
+    copy = torch_compat.replica_walk_root(
+        [torch_compat.WalkManager(None, "FrameLocalsGuardAccessor(key='x', framelocals_idx=0)",
+                                  "GuardManager", "L['x']", value, 0)],
+        {"x": value}, None, 0, base_root=root,
+        extra_leaves={0: torch_compat.tensor_match_like(value)})
+    check, f_locals, approximated = copy
+    assert approximated == 0 and check(f_locals) is True
+    assert check({"x": torch.randn(3)}) is False  # the rebuilt TENSOR_MATCH does check
+    parts = ["hasattr(L['x'], '_dynamo_dynamic_indices') == False",
+             "hasattr(L['x'], '_dynamo_static_indices') == False"]
+    assert torch_compat.dimension_marking_like(parts) is not None
+    assert torch_compat.dimension_marking_like(parts + ["L['x']._dynamo_dynamic_indices == {0}"]) \
+        is None  # an expected attribute: not rebuilt (isolated instead)
+
+
+def _compiled_entry():
     def step(x):
         return x * 2
 
@@ -190,12 +213,17 @@ def test_root_only_copy_keeps_the_root_guards_and_no_inputs():
     compiled = torch_compat.compile_fn(step, "eager", dynamic=False)
     compiled(torch.zeros(3))
     (entry,) = torch_compat.cache_entries(step.__code__)
+    return entry
+
+
+def test_root_only_copy_keeps_the_root_guards_and_no_inputs():
+    entry = _compiled_entry()
     copy = torch_compat.root_guards_only(entry.guard_manager)
     assert copy is not None
     root = entry.guard_manager.root
-    assert copy.__self__.get_child_managers() == [] and root.get_child_managers()
-    assert len(copy.__self__.get_leaf_guards()) == len(root.get_leaf_guards())
-    assert copy({}) is True  # the root's own guards read no input
+    assert copy.get_child_managers() == [] and root.get_child_managers()
+    assert len(copy.get_leaf_guards()) == len(root.get_leaf_guards())
+    assert copy.check({}) is True  # the root's own guards read no input
 
 
 def test_synthetic_walk_tree_carries_trivial_leaves_for_the_leaf_calls():
@@ -217,6 +245,8 @@ def test_walk_is_a_copy_of_the_visited_managers_with_their_accessors(name, reque
     for _, entry in report.entries():
         walk = next(p for p in entry.pass_cost.parts if p.kind == "tree walk")
         assert walk.method.startswith("modeled: copy, same accessors of "), walk.method
+        methods = {p.kind: p.method for p in entry.pass_cost.parts}
+        assert methods.get("TENSOR_MATCH") == IN_PLACE_METHOD
 
 
 def test_kinds_with_a_type_or_identity_test_are_their_own_baseline():
@@ -225,14 +255,7 @@ def test_kinds_with_a_type_or_identity_test_are_their_own_baseline():
     from guardprof.guard_cost import REJECTED, _self_baseline
     from guardprof.guard_tree import build_entry_tree
 
-    def step(x):
-        return x + 1
-
-    torch_compat.reset()
-    compiled = torch_compat.compile_fn(step, "eager", dynamic=False)
-    compiled(torch.zeros(3))
-    (entry,) = torch_compat.cache_entries(step.__code__)
-    by_kind = {leaf.node.kind: leaf for leaf in build_entry_tree(entry).leaves}
+    by_kind = {leaf.node.kind: leaf for leaf in build_entry_tree(_compiled_entry()).leaves}
     assert _self_baseline(by_kind["TENSOR_MATCH"])
     assert by_kind["TENSOR_MATCH"].raw.guard(REJECTED) is False
     assert not _self_baseline(by_kind["LAMBDA_GUARD"])
