@@ -19,7 +19,7 @@ Method (stated in every report, `COST_METHOD`):
   identity test (`SELF_BASELINED`) are their own baseline, the same loop on an object they
   reject at that test; others get the loop over a do-nothing TYPE_MATCH leaf timed near them.
   Each figure is a median, over the quieter half of the rounds, of per-round differences (see
-  `_Timer`): the machine is shared.
+  `GuardTimer`): the machine is shared.
 - In-check context: the first leaf of each kind below the root runs, in a real check, straight
   after the root's own guards (global state, Python lambda guards), which push its code out of
   the CPU's caches; hot, it reads about half of what it costs there (TENSOR_MATCH ≈ 40 vs 90 ns
@@ -47,7 +47,6 @@ Method (stated in every report, `COST_METHOD`):
 from __future__ import annotations
 
 import dataclasses
-import gc
 import time
 import types
 from collections import defaultdict
@@ -58,6 +57,7 @@ import numpy as np
 
 from guardprof import torch_compat
 from guardprof.capture import Capture
+from guardprof.guard_timer import BATCH, MIN_ROUNDS, GuardTimer
 from guardprof.guard_tree import MISSING, LiveLeaf, LiveTree, ValueResolver
 from guardprof.guards_report import (
     ERROR,
@@ -72,12 +72,6 @@ from guardprof.guards_report import (
 from guardprof.progress import SILENT, Progress
 from guardprof.replay import Replay
 
-BATCH = 16  # calls per timed sample
-MIN_ROUNDS = 7
-MAX_ROUNDS = 41
-TARGET_SECONDS = 0.6  # all rounds together, when MIN_ROUNDS allows
-BASELINE_EVERY = 32  # a do-nothing leaf (baseline and load gauge) every so many leaves
-QUIET_QUANTILE = 0.5  # the rounds kept: those whose overall gauge level is in the lower half
 TOLERANCE = 0.15
 WALK = "tree walk"
 ISOLATED = "isolated"
@@ -203,139 +197,6 @@ def simulate(check: _Check) -> None:
         )
 
 
-# --- timing -----------------------------------------------------------------------------------
-
-
-class _Timer:
-    """Times every check's leaf guards and its whole check side by side, round after round.
-
-    Each round runs, group by group (one group per check), the check's leaves (one batch each),
-    then its whole check and reference (an empty root; for relational guards the synthetic tree
-    without the guard), so the parts and the whole they must add up to are measured moments
-    apart, in the same cache state. A do-nothing leaf is timed every `BASELINE_EVERY` leaves and
-    before every pair: it is the per-call overhead subtracted from the leaves near it, and a load
-    gauge. The machine is shared with other processes, so each figure is the median of its
-    per-round differences over the rounds whose gauges read in the lower `QUIET_QUANTILE`: a
-    burst of load from elsewhere then moves neither the parts nor the whole.
-    """
-
-    def __init__(self, empty_root: Any) -> None:
-        self.empty_root = empty_root
-        self.groups: list[list[tuple[str, Any, Any]]] = []  # ("leaf" | "warm" | "pair", …)
-        self.keep: list[Any] = []  # owners of what is timed
-        self.rounds = 0
-
-    def group(self) -> int:
-        self.groups.append([])
-        return len(self.groups) - 1
-
-    def add_leaf(self, group: int, fn: Any, arg: Any) -> tuple[int, int]:
-        self.groups[group].append(("leaf", fn, arg))
-        return group, len(self.groups[group]) - 1
-
-    def add_warmup(self, group: int, fn: Any, arg: Any) -> None:
-        """An untimed batch at the start of the group: brings the check's values into cache,
-        so the leaves that follow see the cache state the whole check sees."""
-        self.groups[group].append(("warm", fn, arg))
-
-    def add_pair(self, group: int, timed: tuple, reference: tuple) -> tuple[int, int]:
-        """Slot of (timed − reference) per call, in ns."""
-        self.groups[group].append(("pair", timed, reference))
-        self.keep.append((timed, reference))
-        return group, len(self.groups[group]) - 1
-
-    def run(self, gauge: tuple[Any, Any], progress: Progress) -> _Timings:
-        sequence: list[tuple[Any, Any]] = []
-        kinds: list[str] = []  # "gauge" | "item" | "ref" | "untimed"
-        keys: list[tuple[int, int] | None] = []
-        for g, items in enumerate(self.groups):
-            since_gauge = BASELINE_EVERY
-            for i, (kind, a, b) in enumerate(items):
-                if kind == "pair" or (kind == "leaf" and since_gauge >= BASELINE_EVERY):
-                    sequence.append(gauge)
-                    kinds.append("gauge")
-                    keys.append(None)
-                    since_gauge = 0
-                if kind == "warm":
-                    sequence.append((a, b))
-                    kinds.append("untimed")
-                    keys.append(None)
-                elif kind == "leaf":
-                    since_gauge += 1
-                    sequence.append((a, b))
-                    kinds.append("item")
-                    keys.append((g, i))
-                else:
-                    sequence.extend((a, b))
-                    kinds.extend(("item", "ref"))
-                    keys.extend(((g, i), None))
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            per_call = self._rounds(sequence, progress) / BATCH
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        # Quiet rounds are chosen on the load of the whole round (the median of all its gauge
-        # readings), not on the gauge subtracted: keeping the rounds where that one gauge read
-        # low would bias every difference from it upwards.
-        gauges = [p for p, kind in enumerate(kinds) if kind == "gauge"]
-        load = np.median(per_call[:, gauges], axis=1)
-        quiet = load <= np.quantile(load, QUIET_QUANTILE)
-        timings = _Timings({}, {}, {})
-        gauge_at = None
-        for position, kind in enumerate(kinds):
-            if kind == "gauge":
-                gauge_at = position
-            elif kind == "item":
-                key = keys[position]
-                timed = per_call[quiet, position]
-                if position + 1 < len(kinds) and kinds[position + 1] == "ref":
-                    timings.net[key] = float(np.median(timed - per_call[quiet, position + 1]))
-                    continue
-                local = per_call[quiet, gauge_at]
-                timings.raw[key] = float(np.median(timed))
-                timings.net[key] = float(np.median(timed - local))
-                timings.gauge[key] = float(np.median(local))
-        return timings
-
-    def _rounds(self, sequence: list[tuple[Any, Any]], progress: Progress) -> np.ndarray:
-        start = time.perf_counter()
-        first = _one_round(sequence)
-        round_s = max(time.perf_counter() - start, 1e-6)
-        self.rounds = int(min(MAX_ROUNDS, max(MIN_ROUNDS, TARGET_SECONDS / round_s))) | 1
-        samples = np.empty((self.rounds, len(sequence)), dtype=np.float64)
-        samples[0] = first
-        for r in range(1, self.rounds):
-            if r % 2 == 0:
-                progress.update(f"timing {len(sequence)} guards and checks: "
-                                f"round {r + 1}/{self.rounds}")
-            samples[r] = _one_round(sequence)
-        return samples
-
-
-@dataclass
-class _Timings:
-    """Per-call ns by slot, medians over the quiet rounds."""
-
-    net: dict[tuple[int, int], float]  # pairs: timed − reference; leaves: leaf − gauge near it
-    raw: dict[tuple[int, int], float]  # leaves as timed
-    gauge: dict[tuple[int, int], float]  # leaves: the do-nothing leaf near them
-
-
-def _one_round(sequence: list[tuple[Any, Any]]) -> list[int]:
-    clock = time.perf_counter_ns
-    batch = range(BATCH)
-    out = []
-    for fn, arg in sequence:
-        fn(arg)  # untimed: the previous item may have pushed this one's code and data out
-        t0 = clock()
-        for _ in batch:
-            fn(arg)
-        out.append(clock() - t0)
-    return out
-
-
 # --- costing --------------------------------------------------------------------------------
 
 
@@ -361,7 +222,7 @@ def cost_checks(
         simulate(check)
 
     empty_root = torch_compat.empty_root_check()
-    timer = _Timer(empty_root)
+    timer = GuardTimer(empty_root)
     baseline_owned = torch_compat.baseline_leaf_guard({})
     timer.keep.append(baseline_owned)
     root_copies: dict[int, Any] = {}
@@ -414,7 +275,7 @@ def cost_checks(
             call_index=check.call_index,
             whole_replayed_us=None if check.replayed_s is None else check.replayed_s * 1e6,
             whole_isolated_us=timed[whole_slots[n]] / 1e3,
-            parts=_parts(check, leaf_ns, _leaf_methods(check, leaf_slots[n], replicas[n]),
+            parts=_parts(check, leaf_ns, _leaf_methods(leaf_slots[n], replicas[n]),
                          relational_ns, walk_ns[n], replicas[n].how),
             managers_visited=check.managers_visited,
             failed_at=check.failed_at,
@@ -473,7 +334,7 @@ def _root_call_ns(empty_root: Any) -> float:
 
 
 def _relational_probes(
-    check: _Check, timer: _Timer, group: int, notes: list[str]
+    check: _Check, timer: GuardTimer, group: int, notes: list[str]
 ) -> dict[int, tuple[int, int]]:
     """Synthetic with/without trees for each NO_TENSOR_ALIASING guard of the entry.
 
@@ -530,7 +391,7 @@ def _self_baseline(leaf: LiveLeaf) -> bool:
 
 
 def _leaf_probes(
-    check: _Check, timer: _Timer, group: int, root_guards: Any, baseline: Any, skip: set[int]
+    check: _Check, timer: GuardTimer, group: int, root_guards: Any, baseline: Any, skip: set[int]
 ) -> list[_LeafProbe | None]:
     """A timing slot per leaf the check ran.
 
@@ -587,7 +448,7 @@ class _Replicas:
     in_place: dict[str, tuple[tuple[int, int], list[int]]]  # kind → (slot, indices in ran)
 
 
-def _replica_probes(check: _Check, timer: _Timer, group: int, on_root_copy: bool) -> _Replicas:
+def _replica_probes(check: _Check, timer: GuardTimer, group: int, on_root_copy: bool) -> _Replicas:
     """The check's walk without its leaves' work, and the kinds in `IN_PLACE`, measured on
     copies of the managers it visited (same nesting, same kinds of accessor, same values).
 
@@ -678,7 +539,7 @@ IN_PLACE = {
 }
 
 
-def _leaf_methods(check: _Check, probes: list, replicas: _Replicas) -> list[str]:
+def _leaf_methods(probes: list, replicas: _Replicas) -> list[str]:
     in_place = {i for _, indices in replicas.in_place.values() for i in indices}
     return [IN_PLACE_METHOD if i in in_place
             else ISOLATED_AFTER_ROOT if probe is not None and probe.after_root else ISOLATED
