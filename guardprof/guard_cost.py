@@ -233,7 +233,7 @@ def cost_checks(
         key = id(check.live)
         if key not in root_copies:
             root_copies[key] = torch_compat.root_guards_only(check.live.handle.guard_manager)
-        replicas[n] = _replica_probes(check, timer, group, root_copies[key] is not None)
+        replicas[n] = _replica_probes(check, timer, group, root_copies[key])
         leaf_slots[n] = _leaf_probes(
             check, timer, group, root_copies[key],
             None if baseline_owned is None else baseline_owned[0],
@@ -448,14 +448,15 @@ class _Replicas:
     in_place: dict[str, tuple[tuple[int, int], list[int]]]  # kind → (slot, indices in ran)
 
 
-def _replica_probes(check: _Check, timer: GuardTimer, group: int, on_root_copy: bool) -> _Replicas:
+def _replica_probes(check: _Check, timer: GuardTimer, group: int, root_only: Any) -> _Replicas:
     """The check's walk without its leaves' work, and the kinds in `IN_PLACE`, measured on
     copies of the managers it visited (same nesting, same kinds of accessor, same values).
 
     Walk: each copied manager carries as many trivial leaves as the check ran there; timed
     against the bare root. Where the entry's root can be copied with its own guards
-    (`root_guards_only`) the copy is built on it, so what follows the root runs as it does in
-    the real check; else on a fresh root with trivial leaves. Where the copy cannot be built,
+    (`root_only`, a `root_guards_only` copy kept without children) the copy is built on a fresh
+    one of those, so what follows the root runs as it does in the real check; else on a fresh
+    root with trivial leaves. Where the copy cannot be built,
     one flat frame-locals manager per visited value.
 
     In place (passing checks): the same copy with each leaf of an `IN_PLACE` kind rebuilt as
@@ -482,8 +483,8 @@ def _replica_probes(check: _Check, timer: GuardTimer, group: int, on_root_copy: 
     handle = check.live.handle
 
     def copy(managers: list, extra: dict | None = None) -> tuple | None:
-        base = torch_compat.root_guards_only(handle.guard_manager) if on_root_copy else None
-        if on_root_copy and base is None:
+        base = None if root_only is None else torch_compat.root_guards_only(handle.guard_manager)
+        if root_only is not None and base is None:
             return None
         return torch_compat.replica_walk_root(managers, check.f_locals, f_globals, root_leaves,
                                               base_root=base, extra_leaves=extra)
@@ -502,9 +503,7 @@ def _replica_probes(check: _Check, timer: GuardTimer, group: int, on_root_copy: 
     fn, f_locals, approximated = walk
     how = "copy, same accessors" + (f" ({approximated} via a frame-locals key)"
                                      if approximated else "")
-    bare = torch_compat.root_guards_only(handle.guard_manager) if on_root_copy else None
-    reference = (timer.empty_root if bare is None else bare.check, f_locals)
-    timer.keep.append(bare)
+    reference = (timer.empty_root if root_only is None else root_only.check, f_locals)
     walk_slot = timer.add_pair(group, (fn, f_locals), reference)
     in_place = {}
     if check.passed:
