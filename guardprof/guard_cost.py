@@ -244,9 +244,9 @@ def cost_checks(
     if any(r.walk is None for r in replicas.values()):
         notes.append("the tree walk could not be measured on this torch (no synthetic tree)")
     if any(copy is None for copy in root_copies.values()):
-        notes.append("some entries' first leaves of each kind were timed hot, not after the "
-                     "root's guards, and none in place (no root-only copy: epilogue guards, or "
-                     "an older torch)")
+        notes.append("some entries' first isolated leaves of each kind were timed hot, not "
+                     "after the root's guards, and their tree copies built on a fresh root (no "
+                     "root-only copy: epilogue guards, or an older torch)")
     if baseline_owned is None:
         notes.append(f"torch {torch_compat.torch_version()}: no baseline leaf guard could be "
                      "built; leaf costs include the Python call overhead")
