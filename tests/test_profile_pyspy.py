@@ -75,7 +75,12 @@ def test_flame_graph_of_the_hot_loop(tmp_path):
     assert "py-spy reported" not in result.output  # the SVG was read back whole
     stacks = load_stacks(out, "flamegraph")
     analysis = analyse(stacks, loop_marker="guardprof_sampled_hot_loop")
-    assert analysis.lookup > 0 and analysis.loop == analysis.total
+    assert analysis.lookup > 0
+    # py-spy records from attach to stop: a sample or two can land just before the worker enters
+    # the loop or after it leaves; those are the ones the summary drops, never a real share.
+    outside = analysis.outside_loop_excluded + analysis.compile_excluded
+    assert analysis.loop + outside == analysis.total
+    assert outside <= max(2, 0.02 * analysis.total), analysis
 
 
 @needs_pyspy
