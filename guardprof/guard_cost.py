@@ -68,6 +68,7 @@ from guardprof.guards_report import (
     KindCost,
     LoopCost,
     LoopKindCost,
+    ManagerNode,
 )
 from guardprof.progress import SILENT, Progress
 from guardprof.replay import Replay
@@ -132,11 +133,13 @@ class _Check:
     no_value: list[LiveLeaf] = field(default_factory=list)
     errors: list[LiveLeaf] = field(default_factory=list)
     relational_values: dict[int, list] = field(default_factory=dict)
-    visited_values: list = field(default_factory=list)  # each visited manager's value
-    visited_managers: list = field(default_factory=list)  # the ManagerNodes, in visit order
-    managers_visited: int = 0
+    visited: list[tuple[ManagerNode, Any]] = field(default_factory=list)  # in visit order
     failed_at: str | None = None
     mismatch: str | None = None
+
+    @property
+    def managers_visited(self) -> int:
+        return len(self.visited)
 
 
 @dataclass
@@ -155,9 +158,7 @@ def simulate(check: _Check) -> None:
         manager = step.manager
         value = resolver.value(manager)
         if step.leaf is None:
-            check.managers_visited += 1
-            check.visited_values.append(object() if value is MISSING else value)
-            check.visited_managers.append(manager)
+            check.visited.append((manager, object() if value is MISSING else value))
             if value is MISSING and not check.passed:
                 check.failed_at = f"{manager.source} cannot be reached " \
                                   f"({resolver.errors.get(manager.source)})"
@@ -456,8 +457,8 @@ def _replica_probes(check: _Check, timer: GuardTimer, group: int, root_only: Any
     against the bare root. Where the entry's root can be copied with its own guards
     (`root_only`, a `root_guards_only` copy kept without children) the copy is built on a fresh
     one of those, so what follows the root runs as it does in the real check; else on a fresh
-    root with trivial leaves. Where the copy cannot be built,
-    one flat frame-locals manager per visited value.
+    root with trivial leaves. Where the copy cannot be built, one flat frame-locals manager per
+    visited value.
 
     In place (passing checks): the same copy with each leaf of an `IN_PLACE` kind rebuilt as
     dynamo builds it (from the value it accepted) instead of one trivial leaf, timed against the
@@ -468,9 +469,9 @@ def _replica_probes(check: _Check, timer: GuardTimer, group: int, root_only: Any
         ran_on[id(leaf.manager)] += 1
     root_leaves = ran_on[id(check.live.tree)]
     parent_of = {id(child): node for node in check.live.tree.walk() for child in node.children}
-    position = {id(m): i for i, m in enumerate(check.visited_managers)}
+    position = {id(m): i for i, (m, _) in enumerate(check.visited)}
     visited, complete = [], True
-    for m, value in zip(check.visited_managers, check.visited_values, strict=True):
+    for m, value in check.visited:
         parent = parent_of.get(id(m))
         at_root = parent is None or parent is check.live.tree
         complete = complete and (at_root or id(parent) in position)
@@ -492,8 +493,8 @@ def _replica_probes(check: _Check, timer: GuardTimer, group: int, root_only: Any
     walk = copy(visited) if complete else None
     if walk is None:
         probe = torch_compat.synthetic_frame_root(
-            check.visited_values, no_tensor_aliasing=False,
-            trivial_leaves=[ran_on[id(m)] for m in check.visited_managers],
+            [value for _, value in check.visited], no_tensor_aliasing=False,
+            trivial_leaves=[ran_on[id(m)] for m, _ in check.visited],
             root_trivial_leaves=root_leaves,
         )
         if probe is None:
@@ -506,28 +507,32 @@ def _replica_probes(check: _Check, timer: GuardTimer, group: int, root_only: Any
     reference = (timer.empty_root if root_only is None else root_only.check, f_locals)
     walk_slot = timer.add_pair(group, (fn, f_locals), reference)
     in_place = {}
-    if check.passed:
-        for kind, like in IN_PLACE.items():
-            indices = [i for i, (leaf, _) in enumerate(check.ran) if leaf.node.kind == kind]
-            extra: dict[int, Any] = {}
-            for i in indices:
-                leaf, value = check.ran[i]
-                at = position.get(id(leaf.manager))
-                add = like(leaf, value)
-                if at is None or add is None or at in extra:
-                    extra = {}
-                    break
-                extra[at] = add
-            if not extra:
-                continue
+    for kind, like in IN_PLACE.items() if check.passed else ():
+        indices = [i for i, (leaf, _) in enumerate(check.ran) if leaf.node.kind == kind]
+        extra = _rebuilt_leaves(check, indices, like, position)
+        if extra:
             managers = [dataclasses.replace(v, trivial_leaves=v.trivial_leaves - (i in extra))
                         for i, v in enumerate(visited)]
             rebuilt = copy(managers, extra)
-            if rebuilt is None or rebuilt[2] != approximated:
-                continue
-            in_place[kind] = (timer.add_pair(group, (rebuilt[0], rebuilt[1]), (fn, f_locals)),
-                              indices)
+            if rebuilt is not None and rebuilt[2] == approximated:
+                in_place[kind] = (
+                    timer.add_pair(group, (rebuilt[0], rebuilt[1]), (fn, f_locals)), indices)
     return _Replicas(walk_slot, how, in_place)
+
+
+def _rebuilt_leaves(check: _Check, indices: list[int], like: Any,
+                    position: dict[int, int]) -> dict[int, Any]:
+    """Visited-manager position → what adds the rebuilt leaf there, for every leaf in `indices`;
+    empty unless all of them can be rebuilt, one per manager."""
+    extra: dict[int, Any] = {}
+    for i in indices:
+        leaf, value = check.ran[i]
+        at = position.get(id(leaf.manager))
+        add = like(leaf, value)
+        if at is None or add is None or at in extra:
+            return {}
+        extra[at] = add
+    return extra
 
 
 # kinds rebuilt in place on the copy: (leaf, value) → adds the same check to a manager, or None
