@@ -1,6 +1,6 @@
 """guardprof: which torch.compile guards cost what, and why they exist."""
 
-from guardprof.workload import Call, Workload
+from guardprof.workload.spec import Call, Workload
 
 __version__ = "0.1.0"
 __all__ = ["Call", "Workload", "__version__"]

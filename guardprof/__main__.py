@@ -1,3 +1,3 @@
-from guardprof.cli import main
+from guardprof.cli.main import main
 
 main()

@@ -75,3 +75,12 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def check_fresh(paths: list[Path], explicit: bool, force: bool) -> None:
+    """Default output names never overwrite an earlier result without --force (a name the user
+    gave with -o is theirs to overwrite)."""
+    for path in paths:
+        check_writable(path)
+        if not explicit and not force and path.exists():
+            raise GuardprofError(f"{path} exists: pass --force to overwrite it, or -o PATH")

@@ -66,4 +66,23 @@ class Progress:
         self.clear()
 
 
+class Prefixed(Progress):
+    """Progress lines of one part of a longer job (a sweep point, a what-if variant), each
+    prefixed; a pending Ctrl-C still raises at the next update."""
+
+    def __init__(self, inner: Progress, prefix: str, clears: bool = True) -> None:
+        super().__init__(enabled=inner.enabled, stream=inner.stream)
+        self._inner, self._prefix, self._clears = inner, prefix, clears
+
+    def update(self, message: str) -> None:
+        self._inner.update(self._prefix + message)  # raises a pending Ctrl-C
+
+    def check_interrupt(self) -> None:
+        self._inner.check_interrupt()
+
+    def clear(self) -> None:
+        if self._clears:
+            self._inner.clear()
+
+
 SILENT = Progress(enabled=False)

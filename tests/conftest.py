@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from guardprof.workload import WorkloadSpec
+from guardprof.workload.spec import WorkloadSpec
 
 
 def small_spec(**overrides) -> WorkloadSpec:
@@ -20,6 +20,7 @@ def small_spec(**overrides) -> WorkloadSpec:
 @pytest.fixture(scope="session")
 def standard_small_report():
     """One measured report of the small standard workload, shared by read-only tests."""
-    from guardprof.measure import measure
+    from guardprof.analysis.findings import explained
+    from guardprof.measure.run import measure
 
-    return measure(small_spec())
+    return explained(measure(small_spec()))

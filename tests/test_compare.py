@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from guardprof.cli import main
-from guardprof.intervals import FASTER, SAME, SLOWER, UNCLEAR, bootstrap_ratio, verdict
-from guardprof.measure import measure
-from guardprof.report import save_report
+from guardprof.analysis.intervals import FASTER, SAME, SLOWER, UNCLEAR, bootstrap_ratio, verdict
+from guardprof.cli.main import main
+from guardprof.measure.run import measure
+from guardprof.model.run_report import save_report
 from tests.conftest import small_spec
 
 # A CI gate should tolerate a rerun on a shared 2-core machine and still catch the regression:

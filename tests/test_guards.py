@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from guardprof import torch_compat
-from guardprof.guard_cost import IN_PLACE_METHOD, ISOLATED, ISOLATED_AFTER_ROOT
-from guardprof.guard_diff import diff_entries, fields, summarize_variation
-from guardprof.guards_collect import collect
-from guardprof.guards_report import GuardsReport, from_dict, to_json
-from guardprof.render_guards import render
-from guardprof.workload import WorkloadSpec
+from guardprof.analysis.guard_diff import diff_entries, fields, summarize_variation
+from guardprof.dynamo import cache, compiler, guard_walk
+from guardprof.measure import guard_replicas
+from guardprof.measure.guard_cost import IN_PLACE_METHOD, ISOLATED, ISOLATED_AFTER_ROOT
+from guardprof.measure.guards import collect
+from guardprof.model.guards_report import GuardsReport, from_dict, to_json
+from guardprof.render.guards import render
+from guardprof.workload.spec import WorkloadSpec
 from tests.conftest import small_spec
 
 WORKLOADS = Path(__file__).parent / "workloads"
@@ -35,9 +36,9 @@ def collect_with_torch_view(spec: WorkloadSpec) -> tuple[GuardsReport, dict[str,
     """The report, and per compile id the guard kinds counted in torch's own tree string."""
     report = collect(spec)
     torch_kinds = {
-        entry.compile_id: torch_compat.guard_kind_counts(entry.guard_tree())
-        for code in torch_compat.compiled_codes()
-        for entry in torch_compat.cache_entries(code)
+        entry.compile_id: guard_walk.guard_kind_counts(entry.guard_tree())
+        for code in cache.compiled_codes()
+        for entry in cache.cache_entries(code)
     }
     return report, torch_kinds
 
@@ -188,37 +189,38 @@ def test_leaf_methods_in_place_after_the_root_guards_or_isolated(dict_int):
 
 
 def test_rebuilt_leaves_accept_what_the_real_ones_accept():
-    root = torch_compat.root_guards_only(_compiled_entry().guard_manager)
+    root = guard_replicas.root_guards_only(_compiled_entry().guard_manager)
     value = torch.randn(3, 2)[:, 0]  # a strided view: sizes and strides must both be copied
-    copy = torch_compat.replica_walk_root(
-        [torch_compat.WalkManager(None, "FrameLocalsGuardAccessor(key='x', framelocals_idx=0)",
+    copy = guard_replicas.replica_walk_root(
+        [guard_replicas.WalkManager(None, "FrameLocalsGuardAccessor(key='x', framelocals_idx=0)",
                                   "GuardManager", "L['x']", value, 0)],
         {"x": value}, None, 0, base_root=root,
-        extra_leaves={0: torch_compat.tensor_match_like(value)})
+        extra_leaves={0: guard_replicas.tensor_match_like(value)})
     check, f_locals, approximated = copy
     assert approximated == 0 and check(f_locals) is True
     assert check({"x": torch.randn(3)}) is False  # the rebuilt TENSOR_MATCH does check
     parts = ["hasattr(L['x'], '_dynamo_dynamic_indices') == False",
              "hasattr(L['x'], '_dynamo_static_indices') == False"]
-    assert torch_compat.dimension_marking_like(parts) is not None
-    assert torch_compat.dimension_marking_like(parts + ["L['x']._dynamo_dynamic_indices == {0}"]) \
-        is None  # an expected attribute: not rebuilt (isolated instead)
+    assert guard_replicas.dimension_marking_like(parts) is not None
+    dynamic = parts + ["L['x']._dynamo_dynamic_indices == {0}"]
+    # an expected attribute: not rebuilt (isolated instead)
+    assert guard_replicas.dimension_marking_like(dynamic) is None
 
 
 def _compiled_entry():
     def step(x):
         return x * 2
 
-    torch_compat.reset()
-    compiled = torch_compat.compile_fn(step, "eager", dynamic=False)
+    compiler.reset()
+    compiled = compiler.compile_fn(step, "eager", dynamic=False)
     compiled(torch.zeros(3))
-    (entry,) = torch_compat.cache_entries(step.__code__)
+    (entry,) = cache.cache_entries(step.__code__)
     return entry
 
 
 def test_root_only_copy_keeps_the_root_guards_and_no_inputs():
     entry = _compiled_entry()
-    copy = torch_compat.root_guards_only(entry.guard_manager)
+    copy = guard_replicas.root_guards_only(entry.guard_manager)
     assert copy is not None
     root = entry.guard_manager.root
     assert copy.get_child_managers() == [] and root.get_child_managers()
@@ -229,7 +231,7 @@ def test_root_only_copy_keeps_the_root_guards_and_no_inputs():
 def test_synthetic_walk_tree_carries_trivial_leaves_for_the_leaf_calls():
     """torch keeps one leaf per kind on a manager, so three trivial kinds at most."""
     values = [torch.zeros(2), 3, None]
-    check, f_locals = torch_compat.synthetic_frame_root(
+    check, f_locals = guard_replicas.synthetic_frame_root(
         values, no_tensor_aliasing=False, trivial_leaves=[2, 0, 3], root_trivial_leaves=4)
     root = check.__self__
     assert len(root.get_leaf_guards()) == 3
@@ -252,8 +254,8 @@ def test_walk_is_a_copy_of_the_visited_managers_with_their_accessors(name, reque
 def test_kinds_with_a_type_or_identity_test_are_their_own_baseline():
     """The Python → C++ path differs by kind, so a TENSOR_MATCH is timed against itself on an
     object it rejects at once; a LAMBDA_GUARD (arbitrary Python) is not."""
-    from guardprof.guard_cost import REJECTED, _self_baseline
-    from guardprof.guard_tree import build_entry_tree
+    from guardprof.dynamo.guard_tree import build_entry_tree
+    from guardprof.measure.guard_cost import REJECTED, _self_baseline
 
     by_kind = {leaf.node.kind: leaf for leaf in build_entry_tree(_compiled_entry()).leaves}
     assert _self_baseline(by_kind["TENSOR_MATCH"])

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from guardprof.cli import main
+from guardprof.cli.main import main
 
 WORKLOADS = Path(__file__).parent / "workloads"
-SMALL = ["--num-args", "4", "--sizes", "4,8,12", "--quiet"]
+SMALL = ["--num-args", "4", "--sizes", "4,8,12"]
 
 
 def invoke(*args: str):

@@ -8,16 +8,9 @@ import pstats
 import pytest
 from click.testing import CliRunner
 
-from guardprof.cli import main
-from guardprof.profile_cprofile import (
-    GUARD_NODE_PREFIX,
-    Booking,
-    GuardNode,
-    derive,
-    raw_path_for,
-    run_cprofile,
-    write_stats,
-)
+from guardprof.cli.main import main
+from guardprof.model.profiles import GUARD_NODE_PREFIX, Booking, GuardNode
+from guardprof.profilers.cprofile import derive, raw_path_for, run_cprofile, write_stats
 from tests.conftest import small_spec
 
 SMALL_ARGS = ["--backend", "eager", "--num-args", "8", "--sizes", "4,8,12,16", "--number", "20",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from guardprof.cli import main
-from guardprof.report import save_report
+from guardprof.cli.main import main
+from guardprof.model.run_report import save_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -41,8 +41,9 @@ def inputs(tmp_path_factory, standard_small_report):
     flame = folder / "flame.svg"
     flame.write_text(FLAME_SVG)
     sweep = folder / "sweep"
-    run = CliRunner().invoke(main, ["sweep", "--quiet", "--num-args", "2,8", "--sizes-count",
-                                    "1,2", "--repeat", "3", "--number", "10", "-o", str(sweep)])
+    run = CliRunner().invoke(main, ["sweep", "--quiet", "--grid-num-args", "2,8",
+                                    "--grid-sizes-count", "1,2", "--repeat", "3", "--number",
+                                    "10", "-o", str(sweep)])
     assert run.exit_code == 0, run.output
     return {"folder": folder, "result": result, "flame": flame, "sweep": sweep}
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from guardprof import torch_compat
-from guardprof.cli import main
-from guardprof.measure import measure
-from guardprof.report import from_dict, load_report, to_dict
+from guardprof.analysis.findings import explained
+from guardprof.cli.main import main
+from guardprof.dynamo import cache
+from guardprof.measure.run import measure
+from guardprof.model.run_report import from_dict, load_report, to_dict
 from tests.conftest import small_spec
 
 TARGETS = Path(__file__).parent / "workloads" / "user_targets.py"
@@ -57,7 +58,8 @@ def test_cycling_inputs_walk_every_entry(standard_small_report):
 
 
 def test_repeated_input_walks_one_entry():
-    r = measure(small_spec(sizes=(8, 8, 8)), cross_check=False, eager_baseline=False)
+    r = explained(measure(small_spec(sizes=(8, 8, 8)), cross_check=False,
+                          eager_baseline=False))
     assert r.entry_count == 1
     assert [c.walk_depth for c in r.guard_cost.calls] == [1, 1, 1]
     assert r.guard_cost.rejected_us_per_call == 0
@@ -67,8 +69,8 @@ def test_repeated_input_walks_one_entry():
 def test_guard_counts_match_the_guard_tree():
     """guards_total is what TORCH_LOGS=guards prints: one line per code part."""
     report = measure(small_spec(sizes=(4, 8)), cross_check=False, eager_baseline=False)
-    (code,) = torch_compat.compiled_codes()  # live until the next measurement resets dynamo
-    live = {e.compile_id: e for e in torch_compat.cache_entries(code)}
+    (code,) = cache.compiled_codes()  # live until the next measurement resets dynamo
+    live = {e.compile_id: e for e in cache.cache_entries(code)}
     assert len(report.frames[0].entries) == len(live) == 2
     for entry in report.frames[0].entries:
         handle = live[entry.compile_id]
@@ -105,7 +107,8 @@ def test_json_round_trips_into_the_same_dataclasses(standard_small_report, tmp_p
 
 
 def test_recompile_limit_fallback_is_a_finding_not_a_crash():
-    r = measure(small_spec(sizes=(2, 4, 6, 8, 10), recompile_limit=2), cross_check=False)
+    r = explained(measure(small_spec(sizes=(2, 4, 6, 8, 10), recompile_limit=2),
+                          cross_check=False))
     frame = r.frames[0]
     assert len(frame.entries) == 2
     assert frame.uncompiled_calls == [2, 3, 4]
@@ -116,8 +119,8 @@ def test_recompile_limit_fallback_is_a_finding_not_a_crash():
 
 
 def test_one_entry_fallback_is_not_called_a_front_hit():
-    r = measure(small_spec(sizes=(4, 8), recompile_limit=1), cross_check=False,
-                eager_baseline=False)
+    r = explained(measure(small_spec(sizes=(4, 8), recompile_limit=1), cross_check=False,
+                          eager_baseline=False))
     assert r.frames[0].uncompiled_calls == [1]
     assert r.guard_cost.calls[1].rejected_checks == 1
     assert not r.findings[0].startswith("Each call is accepted")
@@ -132,7 +135,7 @@ def test_capture_compiles_nothing_and_counters_cover_this_run_only():
     for r in (first, second):
         assert r.dynamo_counters["stats"]["unique_graphs"] == 2
         assert r.dynamo_counters["frames"]["ok"] == 2
-    assert all(code.co_name != "hook" for code in torch_compat.compiled_codes())
+    assert all(code.co_name != "hook" for code in cache.compiled_codes())
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -159,7 +162,7 @@ def test_quiet_prints_only_the_original_line():
 
 
 def test_load_re_renders_without_running(standard_small_report, tmp_path):
-    from guardprof.report import save_report
+    from guardprof.model.run_report import save_report
 
     path = save_report(standard_small_report, tmp_path / "r.json")
     result = invoke("run", "--load", str(path))
@@ -301,7 +304,7 @@ def test_load_with_a_wrongly_typed_field_is_one_line(standard_small_report, tmp_
 
 
 def test_load_refuses_json_and_bad_backend_is_a_usage_error(standard_small_report, tmp_path):
-    from guardprof.report import save_report
+    from guardprof.model.run_report import save_report
 
     path = save_report(standard_small_report, tmp_path / "r.json")
     result = invoke("run", "--load", str(path), "--json", str(tmp_path / "copy.json"))
@@ -312,7 +315,7 @@ def test_load_refuses_json_and_bad_backend_is_a_usage_error(standard_small_repor
 
 
 def test_json_report_gets_the_usual_file_mode(standard_small_report, tmp_path):
-    from guardprof.report import save_report
+    from guardprof.model.run_report import save_report
 
     mask = os.umask(0)
     os.umask(mask)

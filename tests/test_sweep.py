@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from guardprof.cli import main
-from guardprof.cost_model import ModelInput, fit
-from guardprof.report import load_report
-from guardprof.sweep import GUARD_TARGET, OVERHEAD_TARGET
+from guardprof.analysis.cost_model import ModelInput, fit
+from guardprof.cli.main import main
+from guardprof.model.run_report import load_report
+from guardprof.model.sweep import GUARD_TARGET, OVERHEAD_TARGET
 
-TINY = ["--num-args", "2,32", "--sizes-count", "1,4", "--repeat", "3", "--number", "20"]
+TINY = ["--grid-num-args", "2,32", "--grid-sizes-count", "1,4", "--repeat", "3", "--number", "20"]
 
 
 def _sweep(*args: str):
@@ -74,12 +74,12 @@ def test_sweep_writes_points_fit_plot_and_summary(tiny_sweep: Path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--num-args", "10,abc"], "'abc' is not an integer"),
-        (["--sizes-count", "1,2.5"], "'2.5' is not an integer"),
-        (["--num-args", ""], "--num-args is empty"),
-        (["--sizes-count", " , "], "--sizes-count is empty"),
-        (["--num-args", "0"], "0 is not positive"),
-        (["--dynamic", "maybe"], "'maybe' is not a dynamic mode"),
+        (["--grid-num-args", "10,abc"], "'abc' is not an integer"),
+        (["--grid-sizes-count", "1,2.5"], "'2.5' is not an integer"),
+        (["--grid-num-args", ""], "--grid-num-args is empty"),
+        (["--grid-sizes-count", " , "], "--grid-sizes-count is empty"),
+        (["--grid-num-args", "0"], "0 is not positive"),
+        (["--grid-dynamic", "maybe"], "'maybe' is not a dynamic mode"),
         (["--repeat", "0"], "--repeat must be at least 1"),
     ],
 )
@@ -115,8 +115,8 @@ def test_force_replaces_only_the_sweeps_own_files(tmp_path):
     (out / "points" / "stale.json").write_text("{}")
     (out / "sweep.json").write_text("old")
     (out / "notes.md").write_text("mine")
-    result = _sweep("--num-args", "2", "--sizes-count", "1", "--repeat", "3", "--number", "10",
-                    "--no-plot", "-o", str(out), "--force")
+    result = _sweep("--grid-num-args", "2", "--grid-sizes-count", "1", "--repeat", "3",
+                    "--number", "10", "--no-plot", "-o", str(out), "--force")
     assert result.exit_code == 0, result.output
     assert (out / "notes.md").read_text() == "mine"
     assert not (out / "points" / "stale.json").exists()
@@ -126,8 +126,9 @@ def test_force_replaces_only_the_sweeps_own_files(tmp_path):
 
 def test_ctrl_c_keeps_the_points_done(tmp_path):
     out = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "guardprof", "sweep", "--num-args", "2,3,4,5,6,7,8,9,10,11,12",
-           "--sizes-count", "1", "--repeat", "3", "--number", "3000", "--no-plot", "-o", str(out)]
+    cmd = [sys.executable, "-m", "guardprof", "sweep", "--grid-num-args",
+           "2,3,4,5,6,7,8,9,10,11,12", "--grid-sizes-count", "1", "--repeat", "3", "--number",
+           "3000", "--no-plot", "-o", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
@@ -158,10 +159,10 @@ def test_text_fallback_without_matplotlib(tmp_path):
     out = tmp_path / "sweep"
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"  # as if it were not installed
-        "from guardprof.cli import main; main()"
+        "from guardprof.cli.main import main; main()"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, "sweep", "--quiet", "--num-args", "2", "--sizes-count", "1",
+        [sys.executable, "-c", code, "sweep", "--grid-num-args", "2", "--grid-sizes-count", "1",
          "--repeat", "3", "--number", "10", "-o", str(out)],
         capture_output=True, text=True, timeout=120,
     )

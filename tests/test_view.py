@@ -16,8 +16,8 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from guardprof.cli import main
-from guardprof.cli_profile import free_port
+from guardprof.cli.main import main
+from guardprof.cli.profile import free_port
 from tests.test_profile_cprofile import SMALL_ARGS
 
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from guardprof.cli import main
-from guardprof.render_whatif import render_whatif
-from guardprof.whatif import VARIANT_NAMES, measure_what_if, parse_what_if
+from guardprof.cli.main import main
+from guardprof.experiments.whatif import VARIANT_NAMES, measure_what_if, parse_what_if
+from guardprof.render.whatif import render_whatif
 from tests.conftest import small_spec
 
 
@@ -76,6 +76,14 @@ def test_cli_what_if_writes_json(tmp_path):
     assert data["report_type"] == "guardprof-whatif"
     assert [v["name"] for v in data["variants"]] == ["baseline", "dynamic", "skip-guards"]
     assert data["variants"][0]["entries"] == 3 and data["variants"][0]["number"] == 10
+    assert data["schema_version"] == 1
+    # --quiet: the result lines only, one per variant
+    lines = result.output.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["baseline", "dynamic", "skip-guards"]
+    # the saved what-if loads back and re-renders: `run --load` reads it
+    again = CliRunner().invoke(main, ["run", "--load", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "speed-up [95% CI]" in again.output and "skip-guards" in again.output
 
 
 def test_parse_what_if():

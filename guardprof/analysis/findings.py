@@ -1,0 +1,122 @@
+"""Plain statements computed from a report: what the numbers mean, and nothing they don't show."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from guardprof.model.run_report import GuardReport
+
+
+def explained(report: GuardReport) -> GuardReport:
+    """The report with its findings: a new report, the measured one is left as it was."""
+    return dataclasses.replace(report, findings=findings_for(report))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def findings_for(report: GuardReport) -> list[str]:
+    findings: list[str] = []
+    cost = report.guard_cost
+    findings.extend(_walk_findings(report))
+    for frame in report.frames:
+        if frame.uncompiled_calls:
+            limit = report.workload.recompile_limit
+            why = (
+                f"the frame has {_entries(len(frame.entries))}, the recompile limit ({limit}), so "
+                "dynamo stopped compiling it"
+                if len(frame.entries) >= limit
+                else "dynamo did not compile a new entry for them"
+            )
+            findings.append(
+                f"{len(frame.uncompiled_calls)} call(s) of {frame.name} ran uncompiled (eager "
+                f"fallback): every cache entry rejected them and {why}; each such call still "
+                "pays for checking every entry"
+            )
+    share = report.guard_share_of_call()
+    if share is not None:
+        line = (
+            f"Guard evaluation (replayed) is {cost.total_us_per_call:.1f} µs of the "
+            f"{report.timing.compiled_us_per_call:.1f} µs compiled call ({_pct(share)})"
+        )
+        overhead = report.timing.overhead_us_per_call
+        over_share = report.guard_share_of_overhead()
+        if overhead is not None and over_share is not None:
+            line += (
+                f" and {_pct(over_share)} of the {overhead:.1f} µs the compiled call costs "
+                "over eager"
+            )
+        elif overhead is not None:
+            line += f"; the compiled call is not slower than eager ({overhead:+.1f} µs)"
+        findings.append(line + ".")
+    ratio = report.cross_check_ratio()
+    if ratio is not None:
+        tol = report.cross_check.tolerance
+        if abs(ratio - 1) <= tol:
+            findings.append(
+                f"The profiler's cache-lookup events agree with the replay within {_pct(tol)} "
+                f"(ratio {ratio:.2f})."
+            )
+        else:
+            check = report.cross_check
+            calls = check.iterations * report.workload.calls_per_iteration
+            lookups_per_call = check.events / calls
+            gap = (check.per_call_us - cost.total_us_per_call) / lookups_per_call
+            findings.append(
+                f"The profiler's cache-lookup events read {check.per_call_us:.1f} µs/call, "
+                f"{ratio:.2f}× the replayed {cost.total_us_per_call:.1f} µs: the two measures "
+                f"DISAGREE by more than {_pct(tol)}, a gap of {gap:+.1f} µs per lookup. A lookup "
+                "event also spans dynamo's work around the guard checks and the profiler's own "
+                "recording, which the replay leaves out; treat both as estimates."
+            )
+    if cost.mismatches:
+        findings.append(
+            f"In {cost.mismatches} frame execution(s) the replayed walk accepted a different "
+            "entry than the real run did: the replayed cost is approximate."
+        )
+    return findings
+
+
+def _entries(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n} entries"
+
+
+def _walk_findings(report: GuardReport) -> list[str]:
+    cost = report.guard_cost
+    n_entries = report.entry_count
+    if not cost.calls or n_entries == 0:
+        return ["No cache entries were found for the workload: nothing was compiled."]
+    rejected = cost.rejected_checks_per_call
+    if rejected == 0:
+        return [
+            f"Each call is accepted by the first entry it checks in every compiled frame (walk "
+            f"depth {cost.walk_depth_mean:.1f}, {_entries(n_entries)} in all): the guard cost is "
+            f"the accepted entries' checks, {cost.accepted_us_per_call:.1f} µs/call."
+        ]
+    total = cost.total_us_per_call
+    rejected_share = cost.rejected_us_per_call / total if total else 0.0
+    frames = report.frames
+    cycling = (
+        len(frames) == 1
+        and not frames[0].uncompiled_calls
+        and 1 < len(frames[0].entries) <= report.workload.calls_per_iteration
+        and rejected >= len(frames[0].entries) - 1.5
+    )
+    if cycling:
+        why = (
+            f"the calls cycle through {n_entries} input signatures, so the entry a call needs "
+            f"was last used {n_entries} calls ago and sits at the back of the list (a hit moves "
+            "its entry to the front)"
+        )
+    elif any(f.uncompiled_calls for f in frames):
+        why = "some calls are accepted by no entry and check every one (see below)"
+    else:
+        why = "the entry a call needs is often not at the front of its frame's list"
+    return [
+        f"Each call rejects {rejected:.1f} cache entries on average before one accepts or the "
+        f"list ends (walk depth {cost.walk_depth_mean:.1f}; {_entries(n_entries)} in all): {why}. "
+        f"Rejected entries cost {cost.rejected_us_per_call:.1f} µs/call "
+        f"({_pct(rejected_share)} of guard time), accepted checks "
+        f"{cost.accepted_us_per_call:.1f} µs/call."
+    ]

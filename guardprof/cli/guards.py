@@ -1,0 +1,88 @@
+"""`guardprof guards`: the guard trees of every cache entry, what each guard kind costs, and why
+each entry exists."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import click
+
+from guardprof.cli.options import json_option, workload_options
+from guardprof.errors import WorkloadUsageError
+from guardprof.fileio import check_writable
+from guardprof.progress import Progress
+
+COMPILE_ID = re.compile(r"\[?\d+/\d+(?:_\d+)?\]?")  # dynamo's frame/attempt, e.g. 0/3 or 1/0_1
+
+
+@click.command()
+@workload_options(default_backend="eager", timing=False)
+@click.option("--entry", "entry_id", metavar="ID", default=None,
+              help="Show this cache entry in detail (a compile id such as 0/3). "
+                   "Default: each frame's first compiled entry.")
+@click.option("--diff", "diff_ids", nargs=2, metavar="A B", default=None,
+              help="Show the guards that differ between entries A and B, side by side.")
+@click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Print the guard tree down to N manager levels.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, metavar="N",
+              help="Show the N costliest children per manager, sources, failure kinds, diffs.")
+@json_option("Also write the guards report as JSON to PATH (atomically).")
+@click.option("--load", "load_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="PATH",
+              help="Re-render a saved guards --json report instead of running.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only the result lines (one per frame: entries, guards, guard µs/call): "
+                   "no progress, no report.")
+def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: int | None,
+           top: int, json_path: Path | None, load_path: Path | None, quiet: bool) -> None:
+    """Guard trees, cost by guard kind, recompile reasons and diffs for each cache entry.
+
+    TENSOR_MATCH and DIMENSION guards are timed in place, rebuilt on a copy of the tree; other
+    leaf guards alone from Python, the first of each kind right after the root's own guards as
+    in a real check. The parts are reconciled with the whole check (the method is printed).
+    Backend eager by default: guards do not depend on the backend.
+
+    \b
+    Examples:
+      guardprof guards
+      guardprof guards --target model.py:make --entry 0/3
+      guardprof guards --diff 0/2 0/3
+      guardprof guards --json guards.json
+      guardprof guards --load guards.json --entry 0/1 --depth 2
+    """
+    from guardprof.analysis.guard_diff import diff_entries
+    from guardprof.model.guards_report import load_guards_report, save_guards_report
+    from guardprof.render.guards import render, result_lines
+
+    for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
+        if not COMPILE_ID.fullmatch(wanted):  # before the slow work: the form is known
+            raise click.UsageError(
+                f"{wanted!r} is not a compile id: ids look like 0/3 (frame/attempt, as "
+                "`guardprof guards` lists them)")
+    if load_path is not None:
+        report = load_guards_report(load_path)
+    else:
+        if json_path is not None:
+            check_writable(json_path)
+        from guardprof.measure.guards import collect
+
+        with Progress(enabled=False if quiet else None) as progress:
+            report = collect(spec, progress)
+    known = [e.compile_id for _, e in report.entries()]
+    for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
+        if report.find_entry(wanted) is None:
+            raise WorkloadUsageError(
+                f"no cache entry {wanted!r}; entries are {', '.join(known)}")
+    if diff_ids:
+        a, b = (report.find_entry(i)[1] for i in diff_ids)
+        report = dataclasses.replace(report, diff=diff_entries(a, b))
+    if json_path is not None:
+        save_guards_report(report, json_path)
+    if quiet:
+        click.echo(result_lines(report), nl=False)
+        return
+    click.echo(render(report, entry=entry_id, depth=depth, top=top), nl=False)
+    if json_path is not None:
+        click.echo(f"guards report written to {json_path}")

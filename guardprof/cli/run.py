@@ -1,0 +1,74 @@
+"""`guardprof run`: time the workload as dynamo_guard_eval.py does and explain the guard cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from guardprof.cli.options import json_option, workload_options
+from guardprof.cli.whatif import WHAT_IF_HELP, run_what_if, show_what_if
+from guardprof.fileio import check_writable
+from guardprof.progress import Progress
+
+
+@click.command()
+@workload_options()
+@json_option()
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only the original benchmark's line: 'compiled 688.7us (warmup=34.0s)'.")
+@click.option("--load", "load_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="PATH",
+              help="Re-render a saved --json report (of run, or of run --what-if) instead of "
+                   "running.")
+@click.option("--no-cross-check", is_flag=True,
+              help="Skip the torch.profiler pass (saves ~1 s).")
+@click.option("--what-if", "what_if", default=None, metavar="VARIANTS", help=WHAT_IF_HELP)
+def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
+        no_cross_check: bool, what_if: str | None) -> None:
+    """Run the standard guard benchmark (or --target) and explain its guard cost.
+
+    The first line has the original benchmark's format (µs per iteration of all calls, and the
+    warm-up seconds). Then: eager baseline and overhead, guard time per call replayed from the
+    real cache order, a torch.profiler cross-check, every cache entry with its guards and the
+    recompile reason that created it, and what it means.
+
+    \b
+    Examples:
+      guardprof run                                  # as PyTorch's dynamo_guard_eval.py
+      guardprof run --backend eager --json result.json
+      guardprof run --target my_workload.py:make --backend eager
+      guardprof run --load result.json               # re-render a saved report
+    """
+    from guardprof.model import envelope
+    from guardprof.model import whatif as whatif_model
+    from guardprof.model.run_report import from_loaded, save_report
+    from guardprof.render.run import render
+
+    if load_path is not None and json_path is not None:
+        raise click.UsageError("--load re-renders a saved report; --json would only copy it")
+    if load_path is not None and what_if is not None:
+        raise click.UsageError("--what-if measures a new run, so it cannot be used with --load "
+                               "(which re-renders a saved report, a what-if one too)")
+    if what_if is not None:
+        run_what_if(spec, what_if, json_path=json_path, quiet=quiet)
+        return
+    if load_path is not None:
+        loaded = envelope.read(load_path, (envelope.RUN, envelope.WHATIF))
+        if loaded.report_type == envelope.WHATIF:
+            show_what_if(whatif_model.from_loaded(loaded), quiet)
+            return
+        report = from_loaded(loaded)
+    else:
+        if json_path is not None:
+            check_writable(json_path)
+        from guardprof.analysis.findings import explained
+        from guardprof.measure.run import measure
+
+        with Progress(enabled=None if not quiet else False) as progress:
+            report = explained(measure(spec, progress, cross_check=not no_cross_check))
+    if json_path is not None and load_path is None:
+        save_report(report, json_path)
+    click.echo(report.result_line if quiet else render(report), nl=quiet)
+    if json_path is not None and load_path is None and not quiet:
+        click.echo(f"report written to {json_path}")

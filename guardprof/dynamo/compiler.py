@@ -1,0 +1,75 @@
+"""Compiling and configuring dynamo across torch releases: versions, limits, reset, markers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def torch_version() -> str:
+    return torch.__version__
+
+
+# --- configuration and compilation ---------------------------------------------------------
+
+
+def set_recompile_limit(limit: int) -> None:
+    """`recompile_limit` (torch ≥ 2.6) was `cache_size_limit` before."""
+    config = torch._dynamo.config
+    if hasattr(config, "recompile_limit"):
+        config.recompile_limit = limit
+    else:
+        config.cache_size_limit = limit
+
+
+def reset() -> None:
+    torch._dynamo.reset()
+
+
+def is_compiled(fn: Any) -> bool:
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    return isinstance(fn, OptimizedModule) or hasattr(fn, "_torchdynamo_orig_callable")
+
+
+def original_of(fn: Any) -> Any:
+    """The uncompiled callable behind a `torch.compile` result (itself if not compiled)."""
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    if isinstance(fn, OptimizedModule):
+        return fn._orig_mod
+    return getattr(fn, "_torchdynamo_orig_callable", fn)
+
+
+def compile_fn(fn: Any, backend: str, dynamic: bool | None) -> Any:
+    from torch._dynamo.exc import InvalidBackend
+
+    from guardprof.errors import WorkloadUsageError
+
+    try:
+        return torch.compile(fn, backend=backend, dynamic=dynamic)
+    except InvalidBackend:
+        known = ", ".join(torch._dynamo.list_backends())
+        raise WorkloadUsageError(f"--backend {backend!r} is not a torch.compile backend "
+                                 f"(known: {known})") from None
+
+
+# --- cache entries --------------------------------------------------------------------------
+
+
+def never_compile(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Keep dynamo from converting `fn`'s frames (a profile hook it would otherwise trace)."""
+    from torch._dynamo.eval_frame import skip_code
+
+    skip_code(fn.__code__)
+    return fn
+
+
+# --- torch.profiler cross-check -------------------------------------------------------------
+
+
+def mark_dynamic(tensor: Any, dim: int) -> None:
+    torch._dynamo.mark_dynamic(tensor, dim)

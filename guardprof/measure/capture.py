@@ -1,0 +1,73 @@
+"""Observe one real iteration of the compiled hot loop: which frame ran, on which locals,
+served by which cache entry (or by none: the frame fell back to eager).
+
+Dynamo runs an entry's transformed code in place of the original frame, so a profile hook
+sees a 'call' of the entry's code when the guards accepted it, and a 'call' of the original
+code when no entry did and dynamo ran the frame uncompiled.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from guardprof.dynamo import cache, compiler
+from guardprof.dynamo.cache import EntryHandle
+
+
+@dataclass
+class Invocation:
+    """One execution of a compiled frame during the captured iteration."""
+
+    call_index: int
+    code: types.CodeType  # the frame dynamo compiled (input code)
+    f_locals: dict
+    served_by: str | None  # compile id of the entry that ran; None: ran uncompiled
+
+
+@dataclass
+class Capture:
+    """The cache state before the iteration and what each call did."""
+
+    order_before: dict[types.CodeType, list[EntryHandle]]
+    invocations: list[Invocation]
+    new_entries: int  # entries created during the captured iteration (workload not warm)
+
+
+def capture_iteration(compiled_fn: Callable[..., Any], calls: list) -> Capture:
+    codes = cache.compiled_codes()
+    order_before = {code: cache.cache_entries(code) for code in codes}
+    by_output: dict[types.CodeType, tuple[types.CodeType, str]] = {}
+    for code, entries in order_before.items():
+        for entry in entries:
+            if entry.output_code is not None:
+                by_output[entry.output_code] = (code, entry.compile_id)
+    input_codes = set(order_before)
+    invocations: list[Invocation] = []
+    current = [0]
+
+    @compiler.never_compile  # dynamo would otherwise convert the hook's own frames
+    def hook(frame: types.FrameType, event: str, _arg: Any) -> None:
+        if event != "call":
+            return
+        code = frame.f_code
+        if code in by_output:
+            input_code, compile_id = by_output[code]
+            invocations.append(Invocation(current[0], input_code, dict(frame.f_locals), compile_id))
+        elif code in input_codes:
+            invocations.append(Invocation(current[0], code, dict(frame.f_locals), None))
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        for i, call in enumerate(calls):
+            current[0] = i
+            compiled_fn(*call.args, **call.kwargs)
+    finally:
+        sys.setprofile(previous)
+    before = sum(len(v) for v in order_before.values())
+    after = sum(len(cache.cache_entries(c)) for c in cache.compiled_codes())
+    return Capture(order_before, invocations, new_entries=after - before)

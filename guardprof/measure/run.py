@@ -1,0 +1,389 @@
+"""Workload → measurement → GuardReport: the one pipeline every command builds on."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from guardprof.dynamo import cache, compile_log, compiler, guard_walk, profiler_events
+from guardprof.dynamo.compile_log import CompileRecorder
+from guardprof.measure.capture import Capture, capture_iteration
+from guardprof.measure.replay import METHOD as REPLAY_METHOD
+from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
+from guardprof.model.run_report import (
+    CallGuardCost,
+    CrossCheck,
+    EntryReport,
+    Environment,
+    FrameReport,
+    GuardCost,
+    GuardReport,
+    Timing,
+    WorkloadInfo,
+)
+from guardprof.model.stats import SampleStats
+from guardprof.progress import SILENT, Progress
+from guardprof.workload.runner import (
+    WARMUP_ITERATIONS,
+    PreparedWorkload,
+    calibrate_number,
+    prepare,
+    time_loop,
+    warm_up,
+)
+from guardprof.workload.spec import WorkloadSpec
+
+TIMING_METHOD = (
+    "timed in the hot loop: timeit.repeat(number, repeat) of one iteration (each call once), "
+    "median over repeats"
+)
+CROSS_CHECK_MIN_CALLS = 200  # per pass
+CROSS_CHECK_MAX_ITERATIONS = 50  # per pass
+CROSS_CHECK_PASSES = 3
+REPLAY_BLOCKS = 3
+CROSS_CHECK_METHOD = (
+    f"profiler events: torch.profiler 'TorchDynamo Cache Lookup' events in {CROSS_CHECK_PASSES} "
+    "passes spread between the compiled timing rounds (not during them), median of the "
+    "passes' median event × events per call"
+)
+
+
+@dataclass
+class WarmWorkload:
+    """A prepared workload after warm-up: every entry compiled, ready for the hot loop."""
+
+    prepared: PreparedWorkload
+    warmup_s: float
+    compiles: CompileRecorder
+    number: int
+    number_calibrated: bool
+    compile_counters: dict[str, dict[str, int]]  # how dynamo's counters moved in warm-up
+
+    @property
+    def spec(self) -> WorkloadSpec:
+        return self.prepared.spec
+
+    def run_compiled(self):
+        return self.prepared.iteration(self.prepared.compiled)
+
+    def run_eager(self):
+        return self.prepared.iteration(self.prepared.eager)
+
+
+def warm(spec: WorkloadSpec, progress: Progress = SILENT, *,
+         prepared: PreparedWorkload | None = None,
+         calibrate_within: Callable[[], AbstractContextManager] | None = None) -> WarmWorkload:
+    """Prepare, compile (during warm-up, as the original does) and choose `number`.
+
+    `prepared`: a workload `prepare` already built (what-if's variants); `calibrate_within`:
+    the context the hot loop will be timed in (what-if's skip-guards stance), so that `number`
+    is calibrated under it.
+    """
+    progress.update("building the workload")
+    counters_before = compile_log.dynamo_counters()
+    prepared = prepare(spec) if prepared is None else prepared
+    run_fn = prepared.iteration(prepared.compiled)
+
+    # The standard workload with static shapes compiles one entry per distinct size.
+    expected = (
+        f"/{len(set(spec.sizes))}" if spec.kind == "standard" and spec.dynamic is False else ""
+    )
+
+    def on_compile(record) -> None:
+        progress.update(
+            f"compiling entry {len(recorder.records)}{expected} (compile id {record.compile_id}, "
+            f"backend {spec.backend})"
+        )
+
+    with CompileRecorder(on_compile) as recorder:
+        warmup_s = warm_up(run_fn, spec.device, progress)
+    counters = compile_log.counters_since(counters_before)
+    if spec.number is not None:
+        return WarmWorkload(prepared, warmup_s, recorder, spec.number, False, counters)
+    progress.update("calibrating iterations per timing round")
+    with (calibrate_within or contextlib.nullcontext)():
+        number = calibrate_number(run_fn)
+    return WarmWorkload(prepared, warmup_s, recorder, number, True, counters)
+
+
+def measure(
+    spec: WorkloadSpec,
+    progress: Progress = SILENT,
+    *,
+    eager_baseline: bool = True,
+    cross_check: bool = True,
+) -> GuardReport:
+    return measure_warm(
+        warm(spec, progress), progress, eager_baseline=eager_baseline, cross_check=cross_check
+    )
+
+
+def measure_warm(
+    warmed: WarmWorkload,
+    progress: Progress = SILENT,
+    *,
+    eager_baseline: bool = True,
+    cross_check: bool = True,
+) -> GuardReport:
+    spec, prepared = warmed.spec, warmed.prepared
+    calls = prepared.calls
+    lookups = _LookupEvents.plan(warmed.run_compiled(), len(calls))
+    compiled_s = time_loop(
+        warmed.run_compiled(), warmed.number, spec.repeat, spec.device, "compiled", progress,
+        between_rounds=(
+            _AfterRounds(_spread(CROSS_CHECK_PASSES, spec.repeat), lookups.record_pass)
+            if cross_check else None
+        ),
+    )
+    progress.update("capturing one iteration's frames and cache order")
+    capture = capture_iteration(prepared.compiled, calls)
+    # Replay blocks spread over the eager timing (between its rounds), as the profiler passes
+    # are over the compiled one: one burst of machine noise then spoils one block, not all.
+    timer = ReplayTimer(capture)
+    block_s = TARGET_REPLAY_SECONDS / REPLAY_BLOCKS
+    timer.time_block(block_s, progress)
+    eager_s = None
+    if eager_baseline:
+        eager_s = time_loop(
+            warmed.run_eager(), warmed.number, spec.repeat, spec.device, "eager", progress,
+            between_rounds=_AfterRounds(
+                _spread(REPLAY_BLOCKS - 1, spec.repeat),
+                lambda: timer.time_block(block_s, progress),
+            ),
+        )
+    while len(timer.block_medians_ns) < REPLAY_BLOCKS and timer.sequence:
+        timer.time_block(block_s, progress)
+    replayed = timer.result()
+    check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
+    progress.clear()
+
+    per_iter = 1e6 / warmed.number
+    timing = Timing(
+        method=TIMING_METHOD,
+        compiled_us_per_iteration=SampleStats.of([t * per_iter for t in compiled_s], "us"),
+        eager_us_per_iteration=(
+            SampleStats.of([t * per_iter for t in eager_s], "us") if eager_s else None
+        ),
+        warmup_s=warmed.warmup_s,
+        calls_per_iteration=len(calls),
+        warmup_iterations=WARMUP_ITERATIONS,
+    )
+    notes = [n for n in (warmed.compiles.note, check.note) if n]
+    if capture.new_entries:
+        notes.append(
+            f"{capture.new_entries} cache entries were compiled after warm-up: the workload "
+            "was still compiling, so timings include compilation"
+        )
+    return GuardReport(
+        result_line=f"{prepared.workload.name} {timing.compiled_us_per_iteration.median:.1f}us "
+        f"(warmup={warmed.warmup_s:.1f}s)",
+        environment=environment(spec.device),
+        workload=workload_info(warmed),
+        timing=timing,
+        guard_cost=_guard_cost(replayed, len(calls)),
+        cross_check=check,
+        frames=_frames(capture, replayed, warmed.compiles, len(calls)),
+        notes=notes,
+        unattributed_reasons=list(warmed.compiles.trailing_reasons),
+        dynamo_counters=warmed.compile_counters,
+    )
+
+
+def environment(device: str) -> Environment:
+    import torch
+
+    import guardprof
+
+    device_name = platform.processor() or platform.machine()
+    if device == "cuda":
+        device_name = torch.cuda.get_device_name()
+    return Environment(
+        guardprof_version=guardprof.__version__,
+        torch_version=compiler.torch_version(),
+        python_version=sys.version.split()[0],
+        platform=platform.platform(),
+        device=device,
+        device_name=device_name,
+        torch_threads=torch.get_num_threads(),
+        cpu_count=os.cpu_count() or 0,
+    )
+
+
+def workload_info(warmed: WarmWorkload) -> WorkloadInfo:
+    spec, prepared = warmed.spec, warmed.prepared
+    return WorkloadInfo(
+        kind=spec.kind,
+        name=prepared.workload.name,
+        target=spec.target,
+        backend=spec.backend,
+        dynamic=str(spec.dynamic),
+        num_args=spec.num_args if spec.kind == "standard" else None,
+        sizes=list(spec.sizes) if spec.kind == "standard" and spec.sizes else None,
+        recompile_limit=spec.recompile_limit,
+        number=warmed.number,
+        number_calibrated=warmed.number_calibrated,
+        repeat=spec.repeat,
+        device=spec.device,
+        seed=spec.seed,
+        calls_per_iteration=len(prepared.calls),
+        compiled_as_given=prepared.compiled_as_given,
+    )
+
+
+def _guard_cost(replayed: Replay, n_calls: int) -> GuardCost:
+    calls = [CallGuardCost(i, 0, 0, 0.0, 0.0, False) for i in range(n_calls)]
+    for inv in replayed.invocations:
+        cost = calls[inv.call_index]
+        cost.walk_depth += len(inv.steps)
+        cost.fell_back = cost.fell_back or inv.fell_back
+        for step in inv.steps:
+            if step.passed:
+                cost.accepted_us += step.seconds * 1e6
+            else:
+                cost.rejected_checks += 1
+                cost.rejected_us += step.seconds * 1e6
+    return GuardCost(
+        method=REPLAY_METHOD,
+        calls=calls,
+        python_call_overhead_us=replayed.call_overhead_s * 1e6,
+        mismatches=replayed.mismatches,
+    )
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def _frames(
+    capture: Capture, replayed: Replay, compiles: CompileRecorder, n_calls: int
+) -> list[FrameReport]:
+    reasons = compiles.reasons_by_compile_id()
+    frames = []
+    for code, entries in capture.order_before.items():
+        invocations = [inv for inv in replayed.invocations if inv.code is code]
+        entry_reports = []
+        for position, entry in enumerate(entries):
+            steps = [
+                s for inv in invocations for s in inv.steps if s.compile_id == entry.compile_id
+            ]
+            kinds = guard_walk.guard_kind_counts(entry.guard_tree())
+            entry_reports.append(
+                EntryReport(
+                    compile_id=entry.compile_id,
+                    position=position,
+                    guards_total=sum(kinds.values()),
+                    guards_by_kind=dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+                    serves_calls=sorted(
+                        {inv.call_index for inv in invocations if inv.accepted == entry.compile_id}
+                    ),
+                    pass_check_us=_median_or_none([s.seconds * 1e6 for s in steps if s.passed]),
+                    fail_check_us=_median_or_none(
+                        [s.seconds * 1e6 for s in steps if not s.passed]
+                    ),
+                    recompile_reasons=reasons.get(entry.compile_id, []),
+                )
+            )
+        frames.append(
+            FrameReport(
+                name=code.co_name,
+                filename=code.co_filename,
+                firstlineno=code.co_firstlineno,
+                entries=entry_reports,
+                uncompiled_calls=sorted({inv.call_index for inv in invocations if inv.fell_back}),
+                torch_internal=cache.is_torch_internal(code),
+                guard_us_per_call=sum(
+                    s.seconds for inv in invocations for s in inv.steps
+                ) * 1e6 / max(1, n_calls),
+            )
+        )
+    return frames
+
+
+@dataclass
+class _AfterRounds:
+    """A `between_rounds` hook: runs `action` after the planned timing rounds (1-based)."""
+
+    rounds: set[int]
+    action: Callable[[], None]
+    done: int = 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.done in self.rounds:
+            self.action()
+
+
+def _spread(count: int, rounds: int) -> set[int]:
+    """After which of `rounds` timing rounds (1-based) to do `count` things, evenly spaced."""
+    return {max(1, min(rounds, (k + 1) * rounds // count)) for k in range(count)}
+
+
+def _cross_check_skipped() -> CrossCheck:
+    return CrossCheck(method=CROSS_CHECK_METHOD, available=False, note="cross-check not run")
+
+
+@dataclass
+class _LookupEvents:
+    """torch.profiler's cache-lookup events, in a few passes spread between the timing rounds:
+    one burst of machine noise then spoils one pass, not the figure (the median of the passes'
+    medians). Each pass is long enough (≥ CROSS_CHECK_MIN_CALLS calls) that the profiler's
+    start-up does not weigh on its median (shorter passes read 10–25% higher here)."""
+
+    run_once: Callable[[], None]
+    iterations_per_pass: int
+    pass_medians_us: list[float] = field(default_factory=list)
+    events: int = 0
+    iterations: int = 0
+    error: str | None = None
+
+    @classmethod
+    def plan(cls, run_once, calls_per_iteration: int) -> _LookupEvents:
+        per_pass = min(
+            CROSS_CHECK_MAX_ITERATIONS,
+            max(1, math.ceil(CROSS_CHECK_MIN_CALLS / calls_per_iteration)),
+        )
+        return cls(run_once, per_pass)
+
+    def record_pass(self) -> None:
+        if self.error is not None:
+            return
+        try:
+            durations = profiler_events.profile_cache_lookups(
+                self.run_once, self.iterations_per_pass)
+        except Exception as exc:  # the profiler differs by build: a note, not a crash
+            self.error = f"torch.profiler failed on torch {compiler.torch_version()}: {exc}"
+            return
+        self.iterations += self.iterations_per_pass
+        self.events += len(durations)
+        if durations:
+            self.pass_medians_us.append(float(np.median(durations)))
+
+    def cross_check(self, calls_per_iteration: int) -> CrossCheck:
+        base = dict(method=CROSS_CHECK_METHOD, iterations=self.iterations,
+                    pass_medians_us=list(self.pass_medians_us))
+        if self.error is not None:
+            return CrossCheck(available=False, note=self.error, **base)
+        if not self.pass_medians_us:
+            return CrossCheck(
+                available=False,
+                note=f"torch {compiler.torch_version()} recorded no "
+                f"'{profiler_events.CACHE_LOOKUP_EVENT}' events",
+                **base,
+            )
+        median = float(np.median(self.pass_medians_us))
+        per_call = median * self.events / (self.iterations * calls_per_iteration)
+        return CrossCheck(
+            available=True,
+            events=self.events,
+            median_event_us=median,
+            per_call_us=per_call,
+            **base,
+        )

@@ -1,0 +1,262 @@
+"""The GuardReport of `guardprof run`: plain data, saved in the envelope and loaded back.
+
+Renderers only read a report; nothing here measures anything. Every figure carries its unit in
+its name (`_us`, `_s`) and every section its method.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from guardprof.model import envelope
+from guardprof.model.stats import SampleStats
+
+
+@dataclass
+class Environment:
+    guardprof_version: str
+    torch_version: str
+    python_version: str
+    platform: str
+    device: str
+    device_name: str
+    torch_threads: int
+    cpu_count: int
+
+
+@dataclass
+class WorkloadInfo:
+    kind: str  # "standard" | "target"
+    name: str
+    target: str | None
+    backend: str
+    dynamic: str  # "True" | "False" | "None"
+    num_args: int | None
+    sizes: list[int] | None
+    recompile_limit: int
+    number: int
+    number_calibrated: bool
+    repeat: int
+    device: str
+    seed: int | None
+    calls_per_iteration: int
+    compiled_as_given: bool  # a torch.compile result was passed; backend/dynamic options unused
+
+
+@dataclass
+class Timing:
+    method: str
+    compiled_us_per_iteration: SampleStats
+    eager_us_per_iteration: SampleStats | None
+    warmup_s: float
+    calls_per_iteration: int
+    warmup_iterations: int = 3
+
+    @property
+    def compiled_us_per_call(self) -> float:
+        return self.compiled_us_per_iteration.median / self.calls_per_iteration
+
+    @property
+    def eager_us_per_call(self) -> float | None:
+        if self.eager_us_per_iteration is None:
+            return None
+        return self.eager_us_per_iteration.median / self.calls_per_iteration
+
+    @property
+    def overhead_us_per_call(self) -> float | None:
+        eager = self.eager_us_per_call
+        return None if eager is None else self.compiled_us_per_call - eager
+
+
+@dataclass
+class CallGuardCost:
+    call_index: int
+    walk_depth: int  # cache entries checked, over all frames the call ran
+    rejected_checks: int  # of those, the ones whose guards rejected the call
+    rejected_us: float
+    accepted_us: float
+    fell_back: bool  # some frame found no accepting entry and ran uncompiled
+
+    @property
+    def total_us(self) -> float:
+        return self.rejected_us + self.accepted_us
+
+
+@dataclass
+class GuardCost:
+    method: str
+    calls: list[CallGuardCost]
+    python_call_overhead_us: float  # subtracted from every timed check
+    mismatches: int  # replayed walks that chose another entry than the real run
+
+    def _mean(self, attr: str) -> float:
+        if not self.calls:
+            return 0.0
+        return sum(getattr(c, attr) for c in self.calls) / len(self.calls)
+
+    @property
+    def walk_depth_mean(self) -> float:
+        return self._mean("walk_depth")
+
+    @property
+    def rejected_checks_per_call(self) -> float:
+        return self._mean("rejected_checks")
+
+    @property
+    def rejected_us_per_call(self) -> float:
+        return self._mean("rejected_us")
+
+    @property
+    def accepted_us_per_call(self) -> float:
+        return self._mean("accepted_us")
+
+    @property
+    def total_us_per_call(self) -> float:
+        return self._mean("total_us")
+
+
+@dataclass
+class CrossCheck:
+    method: str
+    available: bool
+    note: str | None = None
+    iterations: int = 0
+    events: int = 0
+    median_event_us: float | None = None  # median over passes of each pass's median event
+    per_call_us: float | None = None  # median event × events per call
+    pass_medians_us: list[float] = field(default_factory=list)
+    tolerance: float = 0.15
+
+
+@dataclass
+class EntryReport:
+    compile_id: str
+    position: int  # 0 = front of the cache list when the captured iteration began
+    guards_total: int
+    guards_by_kind: dict[str, int]
+    serves_calls: list[int]
+    pass_check_us: float | None
+    fail_check_us: float | None
+    recompile_reasons: list[str]
+
+
+@dataclass
+class FrameReport:
+    name: str
+    filename: str
+    firstlineno: int
+    entries: list[EntryReport]
+    uncompiled_calls: list[int] = field(default_factory=list)
+    # A torch-internal wrapper's code (e.g. external_utils.inner on torch 2.11) holding the
+    # entries of the compiled callable: its entry list may be shared by other callables.
+    torch_internal: bool = False
+    guard_us_per_call: float = 0.0  # replayed guard time on this frame's entries, per call
+
+    @property
+    def location(self) -> str:
+        return f"{self.filename}:{self.firstlineno}"
+
+
+@dataclass
+class GuardReport:
+    result_line: str  # the original benchmark's line: "compiled 688.7us (warmup=34.0s)"
+    environment: Environment
+    workload: WorkloadInfo
+    timing: Timing
+    guard_cost: GuardCost
+    cross_check: CrossCheck
+    frames: list[FrameReport]
+    notes: list[str]
+    # Plain statements from `guardprof.analysis.findings.explained`, added after measurement.
+    findings: list[str] = field(default_factory=list)
+    unattributed_reasons: list[str] = field(default_factory=list)
+    # How torch._dynamo.utils.counters moved during warm-up (compilation); only what changed.
+    dynamo_counters: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def entries(self) -> list[EntryReport]:
+        """Every cache entry of every compiled frame."""
+        return [e for f in self.frames for e in f.entries]
+
+    @property
+    def entry_count(self) -> int:
+        return len(self.entries)
+
+    def guards_per_entry(self) -> float | None:
+        entries = self.entries
+        return sum(e.guards_total for e in entries) / len(entries) if entries else None
+
+    def guards_by_kind_total(self) -> dict[str, int]:
+        """Guards of each kind summed over all entries, most frequent first."""
+        totals: dict[str, int] = {}
+        for e in self.entries:
+            for kind, count in e.guards_by_kind.items():
+                totals[kind] = totals.get(kind, 0) + count
+        return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+    def guard_share_of_call(self) -> float | None:
+        per_call = self.timing.compiled_us_per_call
+        return self.guard_cost.total_us_per_call / per_call if per_call > 0 else None
+
+    def guard_share_of_overhead(self) -> float | None:
+        overhead = self.timing.overhead_us_per_call
+        if overhead is None or overhead <= 0:
+            return None
+        return self.guard_cost.total_us_per_call / overhead
+
+    def cross_check_ratio(self) -> float | None:
+        replayed = self.guard_cost.total_us_per_call
+        if self.cross_check.per_call_us is None or replayed <= 0:
+            return None
+        return self.cross_check.per_call_us / replayed
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def summary(report: GuardReport) -> dict[str, float | int | None]:
+    """The headline figures derived from the report's data (written to JSON, not read back)."""
+    timing, cost = report.timing, report.guard_cost
+    return {
+        "compiled_us_per_iteration": timing.compiled_us_per_iteration.median,
+        "compiled_us_per_call": timing.compiled_us_per_call,
+        "eager_us_per_call": timing.eager_us_per_call,
+        "overhead_us_per_call": timing.overhead_us_per_call,
+        "guard_us_per_call": cost.total_us_per_call,
+        "rejected_us_per_call": cost.rejected_us_per_call,
+        "accepted_us_per_call": cost.accepted_us_per_call,
+        "walk_depth_mean": cost.walk_depth_mean,
+        "guard_share_of_call": report.guard_share_of_call(),
+        "guard_share_of_overhead": report.guard_share_of_overhead(),
+        "profiler_us_per_call": report.cross_check.per_call_us,
+        "profiler_to_replay_ratio": report.cross_check_ratio(),
+        "cache_entries": report.entry_count,
+    }
+
+
+def to_dict(report: GuardReport) -> dict[str, Any]:
+    """The report as its JSON object: the envelope, its fields, and the derived `summary`."""
+    return json.loads(to_json(report))
+
+
+def to_json(report: GuardReport) -> str:
+    return envelope.to_json(envelope.RUN, report, {"summary": summary(report)})
+
+
+def save_report(report: GuardReport, path: str | Path) -> Path:
+    return envelope.save(path, envelope.RUN, report, {"summary": summary(report)})
+
+
+def from_dict(data: Any) -> GuardReport:
+    return from_loaded(envelope.identify(data, (envelope.RUN,)))
+
+
+def load_report(path: str | Path) -> GuardReport:
+    return from_loaded(envelope.read(path, (envelope.RUN,)))
+
+
+def from_loaded(loaded: envelope.Loaded) -> GuardReport:
+    return envelope.build(GuardReport, loaded.data, "report is not a valid guardprof report")

@@ -1,0 +1,2 @@
+"""The hot loop under cProfile and under py-spy.
+"""

@@ -1,0 +1,206 @@
+"""cProfile of the hot loop only, and a derived profile in which guard evaluation is an entry.
+
+cProfile cannot see guard evaluation: dynamo runs a frame's guards in C++ before that frame
+starts, so cProfile books their time as self time (`tottime`) of whatever Python function
+called the compiled frame — `torch/_dynamo/eval_frame.py:compile_wrapper` for a
+`torch.compile`d function. The derived profile moves the measured (replayed) guard time out of
+that self time into one synthetic callee per compiled frame, `[dynamo guards] foo (10 entries)`;
+the profile's total time is unchanged and its callers/callees stay consistent. The raw cProfile
+data is written beside it, untouched.
+"""
+
+from __future__ import annotations
+
+import collections
+import cProfile
+import gc
+import marshal
+import pstats
+import time
+import types
+from pathlib import Path
+
+from guardprof.analysis.findings import explained
+from guardprof.dynamo import cache
+from guardprof.errors import GuardprofError
+from guardprof.fileio import atomic_path
+from guardprof.measure.run import measure_warm, warm
+from guardprof.model.profiles import (
+    GUARD_NODE_PREFIX,
+    Booking,
+    CollapsedLabel,
+    CProfileRun,
+    FuncKey,
+    GuardNode,
+    Stats,
+)
+from guardprof.model.run_report import GuardReport
+from guardprof.progress import SILENT, Progress
+from guardprof.workload.spec import WorkloadSpec
+
+
+def profile_loop(run_fn, iterations: int) -> tuple[cProfile.Profile, float]:
+    """cProfile around `iterations` of the hot loop and nothing else; gc off, as timeit."""
+    profiler = cProfile.Profile()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        profiler.enable()
+        for _ in range(iterations):
+            run_fn()
+        profiler.disable()
+        elapsed = time.perf_counter() - start
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return profiler, elapsed
+
+
+def run_cprofile(spec: WorkloadSpec, iterations: int | None = None,
+                 progress: Progress = SILENT) -> CProfileRun:
+    warmed = warm(spec, progress)
+    iterations = warmed.number if iterations is None else iterations
+    if iterations < 1:
+        raise GuardprofError(f"--iterations must be at least 1, got {iterations}")
+    progress.update(f"cProfile: {iterations} iterations of the hot loop")
+    profiler, loop_s = profile_loop(warmed.run_compiled(), iterations)
+    entries = profiler.getstats()
+    profiler.create_stats()
+    raw: Stats = profiler.stats
+    report = explained(measure_warm(warmed, progress, eager_baseline=False, cross_check=False))
+    notes: list[str] = []
+    # float(): numpy scalars would be marshalled as bytes, which pstats cannot read
+    per_iteration_s = float(report.guard_cost.total_us_per_call) * 1e-6 * len(warmed.prepared.calls)
+    frame_s = {key: share * per_iteration_s * iterations
+               for key, share in _frame_shares(report).items()}
+    nodes = plan_guard_nodes(entries, _frame_codes(), frame_s, notes)
+    derived = derive(raw, nodes)
+    for node in nodes:
+        if node.seconds < node.replayed_s * (1 - 1e-9):
+            notes.append(
+                f"{node.frame}: replayed guard time {node.replayed_s * 1e3:.1f} ms exceeds the "
+                f"self time cProfile booked in its caller; moved {node.seconds * 1e3:.1f} ms"
+            )
+    progress.clear()
+    return CProfileRun(iterations, len(warmed.prepared.calls), loop_s, raw, derived, nodes,
+                       collapsed_labels(entries, raw), report, notes)
+
+
+def code_key(code: types.CodeType | str) -> FuncKey:
+    return cProfile.label(code)
+
+
+def _frame_codes() -> dict[FuncKey, tuple[types.CodeType, set[int], int]]:
+    """Each compiled frame: its code, the ids of every code a call of it may run (its own, if
+    no entry accepts, and each entry's transformed code), and its number of entries."""
+    frames = {}
+    for code in cache.compiled_codes():
+        entries = cache.cache_entries(code)
+        ids = {id(code)} | {id(e.output_code) for e in entries if e.output_code is not None}
+        frames[code_key(code)] = (code, ids, len(entries))
+    return frames
+
+
+def _frame_shares(report: GuardReport) -> dict[FuncKey, float]:
+    """Each compiled frame's share of the replayed guard time (the report keeps it per frame)."""
+    total = sum(f.guard_us_per_call for f in report.frames)
+    return {
+        (f.filename, f.firstlineno, f.name):
+            f.guard_us_per_call / total if total > 0 else 1 / len(report.frames)
+        for f in report.frames
+    }
+
+
+def plan_guard_nodes(entries, frames: dict[FuncKey, tuple], frame_s: dict[FuncKey, float],
+                     notes: list[str]) -> list[GuardNode]:
+    """Where cProfile booked each frame's guard time: the callers of its codes, found by code
+    object (exact even where several codes share one pstats label)."""
+    nodes = []
+    for key, (code, ids, n_entries) in frames.items():
+        seconds = frame_s.get(key, 0.0)
+        lookups: collections.Counter[FuncKey] = collections.Counter()
+        for entry in entries:
+            for sub in entry.calls or ():
+                if id(sub.code) in ids:
+                    lookups[code_key(entry.code)] += sub.callcount
+        total = sum(lookups.values())
+        if total == 0:
+            if seconds > 0:
+                notes.append(f"{code.co_name}: no call of it under a profiled caller; its "
+                             "guard time is not placed in the derived profile")
+            continue
+        plural = "entry" if n_entries == 1 else "entries"
+        node = GuardNode(
+            key=(code.co_filename, code.co_firstlineno,
+                 f"{GUARD_NODE_PREFIX} {code.co_name} ({n_entries} {plural})"),
+            frame=code.co_name, entries=n_entries,
+        )
+        for caller, n in lookups.most_common():
+            node.bookings.append(Booking(caller, n, float(seconds) * n / total, 0.0))
+        nodes.append(node)
+    return nodes
+
+
+def derive(raw: Stats, nodes: list[GuardNode]) -> Stats:
+    """A copy of `raw` with each node's time moved out of its callers' self time into a new
+    entry called by them. Fills in each booking's `moved_s` (at most the caller's self time)."""
+    derived: Stats = {k: (cc, nc, tt, ct, dict(callers))
+                      for k, (cc, nc, tt, ct, callers) in raw.items()}
+    for node in nodes:
+        node_callers = {}
+        for booking in node.bookings:
+            if booking.caller not in derived:
+                continue
+            cc, nc, tt, ct, callers = derived[booking.caller]
+            moved = min(booking.replayed_s, tt)
+            booking.moved_s = moved
+            derived[booking.caller] = (cc, nc, tt - moved, ct, _scale_tt(callers, tt, tt - moved))
+            node_callers[booking.caller] = (booking.lookups, booking.lookups, moved, moved)
+        if node_callers:
+            derived[node.key] = (node.lookups, node.lookups, node.seconds, node.seconds,
+                                 node_callers)
+    return derived
+
+
+def _scale_tt(callers: dict, old_tt: float, new_tt: float) -> dict:
+    """Per-caller self times shrink with the total, so they still sum to it."""
+    factor = new_tt / old_tt if old_tt > 0 else 0.0
+    return {k: (nc, cc, tt * factor, ct) for k, (nc, cc, tt, ct) in callers.items()}
+
+
+def collapsed_labels(entries, raw: Stats) -> list[CollapsedLabel]:
+    calls: dict[FuncKey, list[int]] = collections.defaultdict(list)
+    for entry in entries:
+        if isinstance(entry.code, types.CodeType):
+            calls[code_key(entry.code)].append(entry.callcount)
+    return [
+        CollapsedLabel(key, len(counts), raw[key][1] if key in raw else 0, sum(counts))
+        for key, counts in calls.items() if len(counts) > 1
+    ]
+
+
+def write_stats(path: str | Path, stats: Stats) -> Path:
+    """As `pstats.Stats.dump_stats` writes it (marshal), atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        marshal.dump(stats, f)
+    return Path(path)
+
+
+def load_stats(path: str | Path) -> pstats.Stats:
+    """A profile file as pstats reads it, or a one-line error saying it is not one."""
+    try:
+        stats = pstats.Stats(str(path))
+    except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise GuardprofError(
+            f"{path} is not a Python profile (cProfile/pstats .prof file): {exc}"
+        ) from exc
+    if not isinstance(stats.stats, dict) or not stats.stats:
+        raise GuardprofError(f"{path} is not a Python profile: it holds no functions")
+    return stats
+
+
+def raw_path_for(path: Path) -> Path:
+    """`guardprof-profile.prof` → `guardprof-profile.raw.prof`, beside it."""
+    suffix = path.suffix or ".prof"
+    return path.with_name(f"{path.stem if path.suffix else path.name}.raw{suffix}")

@@ -1,0 +1,74 @@
+"""A comparison as a terminal table, in the spirit of torch.utils.benchmark's `Compare`."""
+
+from __future__ import annotations
+
+from guardprof.analysis.compare import Comparison
+from guardprof.render.run import table
+
+
+def _num(x: float | None, fmt: str = ".2f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _interval(row) -> str:
+    est = row.estimate
+    if est is None or not est.has_interval:
+        return "n/a"
+    return f"[{est.low:.2f}, {est.high:.2f}]"
+
+
+def render_comparison(c: Comparison) -> str:
+    lines = [f"Compare: A = {c.a_name}, B = {c.b_name}"]
+    if c.differences:
+        lines.append("A and B differ in: " + "; ".join(c.differences))
+    else:
+        lines.append("A and B ran the same workload settings on the same environment")
+    lines += [f"  forced: {o}" for o in c.overridden]
+    lines.append("")
+    rows = [
+        [r.label, r.method, _num(r.a), _num(r.b),
+         _num(r.estimate.ratio if r.estimate else None), _interval(r), r.verdict]
+        for r in c.rows
+    ]
+    lines += table(rows, ["figure", "method", "A", "B", "B/A", "95% CI of B/A", "verdict"],
+                   "llrrrrl")
+    tol = f"{100 * c.tolerance:g}%"
+    lines += [
+        "",
+        f"verdict: slower/faster only when the whole interval lies beyond ±{tol} of 1; "
+        f"'no change' when it lies within ±{tol}; 'inconclusive' when it straddles.",
+        "intervals: 95% percentile bootstrap of the ratio of B's and A's figure "
+        "(median for per-call times, mean over calls for guard time). Sources:",
+    ]
+    by_source: dict[str, list[str]] = {}
+    for r in c.rows:
+        by_source.setdefault(r.interval_source, []).append(r.label.strip())
+    lines += [f"  {', '.join(labels)}: {source}" for source, labels in by_source.items()]
+    lines += ["machine noise: " + "; ".join(c.noise)]
+
+    lines += ["", "Counts (exact, no noise)"]
+    lines += table(
+        [[r.label, _count(r.a), _count(r.b), r.change] for r in c.counts],
+        ["figure", "A", "B", "change"], "lrrl",
+    )
+    if c.entries:
+        lines += ["", "Per-entry check times, µs (replayed medians, matched by compile id; "
+                      "no interval per entry: see the median-entry rows above)"]
+        lines += table(
+            [[e.compile_id, _num(e.pass_a), _num(e.pass_b), _ratio(e.pass_a, e.pass_b),
+              _num(e.fail_a), _num(e.fail_b), _ratio(e.fail_a, e.fail_b)] for e in c.entries],
+            ["entry", "pass A", "pass B", "B/A", "fail A", "fail B", "B/A"], "lrrrrrr",
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _count(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or a <= 0:
+        return "n/a"
+    return f"{b / a:.2f}"
