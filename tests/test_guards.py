@@ -255,13 +255,13 @@ def test_kinds_with_a_type_or_identity_test_are_their_own_baseline():
     """The Python → C++ path differs by kind, so a TENSOR_MATCH is timed against itself on an
     object it rejects at once; a LAMBDA_GUARD (arbitrary Python) is not."""
     from guardprof.dynamo.guard_tree import build_entry_tree
-    from guardprof.measure.guard_cost import REJECTED, _self_baseline
+    from guardprof.measure.guard_probes import REJECTED, self_baseline
 
     by_kind = {leaf.node.kind: leaf for leaf in build_entry_tree(_compiled_entry()).leaves}
-    assert _self_baseline(by_kind["TENSOR_MATCH"])
+    assert self_baseline(by_kind["TENSOR_MATCH"])
     assert by_kind["TENSOR_MATCH"].raw.guard(REJECTED) is False
-    assert not _self_baseline(by_kind["LAMBDA_GUARD"])
-    assert not _self_baseline(by_kind["DIMENSION_DYNAMIC_MARKING_GUARD"])
+    assert not self_baseline(by_kind["LAMBDA_GUARD"])
+    assert not self_baseline(by_kind["DIMENSION_DYNAMIC_MARKING_GUARD"])
 
 
 def test_relational_guard_is_costed_by_difference_not_dropped(standard_100):

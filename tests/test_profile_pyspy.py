@@ -14,16 +14,16 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from guardprof.analysis.sampled_stacks import (
+from guardprof.cli.main import main
+from guardprof.errors import GuardprofError
+from guardprof.profilers.pyspy import find_pyspy
+from guardprof.profilers.sampled_stacks import (
     analyse,
     guard_kind,
     load_stacks,
     lookup_start,
     parse_raw,
 )
-from guardprof.cli.main import main
-from guardprof.errors import GuardprofError
-from guardprof.profilers.pyspy import find_pyspy
 from tests.test_profile_cprofile import SMALL_ARGS
 
 try:

@@ -39,10 +39,9 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
            top: int, json_path: Path | None, load_path: Path | None, quiet: bool) -> None:
     """Guard trees, cost by guard kind, recompile reasons and diffs for each cache entry.
 
-    TENSOR_MATCH and DIMENSION guards are timed in place, rebuilt on a copy of the tree; other
-    leaf guards alone from Python, the first of each kind right after the root's own guards as
-    in a real check. The parts are reconciled with the whole check (the method is printed).
-    Backend eager by default: guards do not depend on the backend.
+    Each guard kind's cost is measured on the captured iteration's own values and reconciled
+    with the whole check; how each part is measured is printed under "Method" at the end of
+    every report. Backend eager by default: guards do not depend on the backend.
 
     \b
     Examples:

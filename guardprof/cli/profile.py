@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from guardprof.analysis.sampled_stacks import FORMATS
 from guardprof.cli.options import json_option, workload_options
 from guardprof.errors import GuardprofError, WorkloadUsageError
 from guardprof.fileio import check_fresh, check_writable
+from guardprof.model.profiles import FORMATS
 from guardprof.progress import Progress
 
 DEFAULT_PROFILE = Path("guardprof-profile.prof")

@@ -9,6 +9,7 @@ reached by evaluating each manager's source in the scope dynamo uses for recompi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +103,9 @@ def build_entry_tree(handle: EntryHandle) -> LiveTree:
             if raw_leaf.relational:
                 key = id(raw_leaf.guard)
                 if key in relational_index:
-                    leaf.repeat = True  # torch prints only the kind: keep no code either
-                    leaf.code_parts, leaf.origin = [], ""
+                    # torch prints only the kind of a repeat: keep no code either
+                    leaf = dataclasses.replace(leaf, repeat=True, code_parts=[], origin="",
+                                               relational_index=relational_index[key])
                 else:
                     relational_index[key] = len(relational)
                     relational.append(
@@ -111,12 +113,12 @@ def build_entry_tree(handle: EntryHandle) -> LiveTree:
                                             None, "not costed")
                     )
                     relational_managers.append([])
-                leaf.relational_index = relational_index[key]
+                    leaf = dataclasses.replace(leaf, relational_index=relational_index[key])
                 relational[leaf.relational_index].sources.append(node.source)
                 relational_managers[leaf.relational_index].append(node)
-            node.leaves.append(leaf)
+            node.leaves.append(leaf)  # the node's own lists, filled while it is built
             steps.append(WalkStep(node, LiveLeaf(leaf, raw_leaf, node)))
-        node.children = [convert(child) for child in raw.children]
+        node.children.extend(convert(child) for child in raw.children)
         return node
 
     tree = convert(raw_tree.root)

@@ -46,8 +46,6 @@ Method (stated in every report, `COST_METHOD`):
 
 from __future__ import annotations
 
-import dataclasses
-import time
 import types
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -55,11 +53,19 @@ from typing import Any
 
 import numpy as np
 
-from guardprof.dynamo import compiler, guard_walk
-from guardprof.dynamo.guard_tree import MISSING, LiveLeaf, LiveTree, ValueResolver
+from guardprof.dynamo import compiler
+from guardprof.dynamo.guard_tree import LiveLeaf, LiveTree
 from guardprof.measure import guard_replicas
 from guardprof.measure.capture import Capture
-from guardprof.measure.guard_timer import BATCH, MIN_ROUNDS, GuardTimer
+from guardprof.measure.guard_probes import (
+    Replicas,
+    leaf_probes,
+    relational_probes,
+    replica_probes,
+    root_call_ns,
+)
+from guardprof.measure.guard_simulation import SELF_BASELINED, Check, simulate
+from guardprof.measure.guard_timer import BATCH, GuardTimer
 from guardprof.measure.replay import Replay
 from guardprof.model.guards_report import (
     ERROR,
@@ -70,7 +76,6 @@ from guardprof.model.guards_report import (
     KindCost,
     LoopCost,
     LoopKindCost,
-    ManagerNode,
 )
 from guardprof.progress import SILENT, Progress
 
@@ -79,10 +84,6 @@ WALK = "tree walk"
 ISOLATED = "isolated"
 ISOLATED_AFTER_ROOT = "isolated; the first one after the root's guards"
 IN_PLACE_METHOD = "in place: rebuilt on a copy of the tree"
-NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"
-# kinds whose check starts with a type or identity test: their own call on a rejected object
-# is their baseline (same Python → C++ path, no work)
-SELF_BASELINED = frozenset({"TENSOR_MATCH", "TYPE_MATCH", "ID_MATCH", "EQUALS_MATCH"})
 
 COST_METHOD = dict(
     leaf=(
@@ -120,30 +121,6 @@ COST_METHOD = dict(
 
 
 @dataclass
-class _Check:
-    """One check of one entry during the captured iteration, simulated guard by guard."""
-
-    invocation: int
-    call_index: int
-    code: types.CodeType  # the frame dynamo compiled
-    live: LiveTree
-    f_locals: dict
-    passed: bool  # what the real C++ check said
-    replayed_s: float | None
-    ran: list[tuple[LiveLeaf, Any]] = field(default_factory=list)
-    no_value: list[LiveLeaf] = field(default_factory=list)
-    errors: list[LiveLeaf] = field(default_factory=list)
-    relational_values: dict[int, list] = field(default_factory=dict)
-    visited: list[tuple[ManagerNode, Any]] = field(default_factory=list)  # in visit order
-    failed_at: str | None = None
-    mismatch: str | None = None
-
-    @property
-    def managers_visited(self) -> int:
-        return len(self.visited)
-
-
-@dataclass
 class CostResult:
     """What the costing measured; the report's trees are built from it, never annotated."""
 
@@ -155,54 +132,6 @@ class CostResult:
     leaf_costs: dict[int, tuple[float | None, str]] = field(default_factory=dict)
     # ... and id(RelationalGuardInfo) → (µs or None, method).
     relational_costs: dict[int, tuple[float | None, str]] = field(default_factory=dict)
-
-
-def simulate(check: _Check) -> None:
-    """Run the check's guards in dynamo's order until the first failure, noting what ran."""
-    resolver = ValueResolver(check.live, check.f_locals)
-    seen_tensors: dict[int, set[int]] = defaultdict(set)
-    for step in check.live.steps:
-        manager = step.manager
-        value = resolver.value(manager)
-        if step.leaf is None:
-            check.visited.append((manager, object() if value is MISSING else value))
-            if value is MISSING and not check.passed:
-                check.failed_at = f"{manager.source} cannot be reached " \
-                                  f"({resolver.errors.get(manager.source)})"
-                break
-            continue
-        leaf = step.leaf
-        if value is MISSING:
-            check.no_value.append(leaf)
-            continue
-        if leaf.raw.relational:
-            index = leaf.node.relational_index
-            check.relational_values.setdefault(index, []).append(value)
-            if leaf.node.kind == NO_TENSOR_ALIASING:
-                if id(value) in seen_tensors[index]:
-                    check.failed_at = f"{leaf.node.kind}: {manager.source} aliases another input"
-                    break
-                seen_tensors[index].add(id(value))
-            continue
-        try:
-            ok = bool(leaf.raw.guard(value))
-        except Exception as exc:
-            check.errors.append(leaf)
-            if not check.passed:
-                check.failed_at = f"{leaf.node.kind} on {manager.source} raised {exc!r}"
-                break
-            continue
-        check.ran.append((leaf, value))
-        if not ok:
-            check.failed_at = f"{leaf.node.kind}: {'; '.join(leaf.node.code_parts)[:200]}"
-            break
-    simulated_pass = check.failed_at is None
-    if simulated_pass != check.passed:
-        check.mismatch = (
-            f"the real check {'passed' if check.passed else 'failed'} but the guard-by-guard "
-            f"simulation {'passed' if simulated_pass else 'failed'}"
-            + (f" ({len(check.no_value)} guards had no reachable value)" if check.no_value else "")
-        )
 
 
 # --- costing --------------------------------------------------------------------------------
@@ -218,12 +147,12 @@ def cost_checks(
     """Cost every check of the captured iteration, guard by guard."""
     notes: list[str] = []
     by_id = {code: {t.handle.compile_id: t for t in lives} for code, lives in trees.items()}
-    checks: list[_Check] = []
+    checks: list[Check] = []
     for i, (inv, rep) in enumerate(zip(capture.invocations, replayed.invocations, strict=True)):
         for step in rep.steps:
             live = by_id.get(inv.code, {}).get(step.compile_id)
             if live is not None:
-                checks.append(_Check(i, inv.call_index, inv.code, live, inv.f_locals,
+                checks.append(Check(i, inv.call_index, inv.code, live, inv.f_locals,
                                      step.passed, step.seconds))
     progress.update(f"simulating {len(checks)} guard checks guard by guard")
     for check in checks:
@@ -241,14 +170,14 @@ def cost_checks(
         key = id(check.live)
         if key not in root_copies:
             root_copies[key] = guard_replicas.root_guards_only(check.live.handle.guard_manager)
-        replicas[n] = _replica_probes(check, timer, group, root_copies[key])
-        leaf_slots[n] = _leaf_probes(
+        replicas[n] = replica_probes(check, timer, group, root_copies[key])
+        leaf_slots[n] = leaf_probes(
             check, timer, group, root_copies[key],
             None if baseline_owned is None else baseline_owned[0],
             skip={i for _, indices in replicas[n].in_place.values() for i in indices})
         whole_slots[n] = timer.add_pair(group, (check.live.handle.check_fn(), check.f_locals),
                                         (empty_root, check.f_locals))
-        relational_slots[n] = _relational_probes(check, timer, group, notes)
+        relational_slots[n] = relational_probes(check, timer, group, notes)
     if any(r.walk is None for r in replicas.values()):
         notes.append("the tree walk could not be measured on this torch (no synthetic tree)")
     if any(copy is None for copy in root_copies.values()):
@@ -295,7 +224,7 @@ def cost_checks(
         leaf=COST_METHOD["leaf"], relational=COST_METHOD["relational"],
         walk=COST_METHOD["walk"], whole=COST_METHOD["whole"], tolerance=TOLERANCE,
         leaf_baseline_ns=float(np.median(list(timings.gauge.values()))) if timings.gauge else 0.0,
-        root_baseline_ns=_root_call_ns(empty_root),
+        root_baseline_ns=root_call_ns(empty_root),
         walk_ns_per_manager=_per_manager(checks, walk_ns), rounds=timer.rounds, batch=BATCH,
     )
     mismatches = sum(1 for c in checks if c.mismatch)
@@ -306,7 +235,7 @@ def cost_checks(
     return CostResult(costs, loop, method, notes, leaf_costs, relational_costs)
 
 
-def _leaf_costs(check: _Check, leaf_ns: list[float],
+def _leaf_costs(check: Check, leaf_ns: list[float],
                 out: dict[int, tuple[float | None, str]]) -> None:
     """Per-node costs in the tree come from the first passing check that timed the leaf."""
     def timed(leaf: LiveLeaf) -> bool:
@@ -323,7 +252,7 @@ def _leaf_costs(check: _Check, leaf_ns: list[float],
             out[id(leaf.node)] = (None, ERROR)
 
 
-def _relational_costs(check: _Check, relational_ns: dict[int, float],
+def _relational_costs(check: Check, relational_ns: dict[int, float],
                       out: dict[int, tuple[float | None, str]]) -> None:
     for index, info in enumerate(check.live.relational):
         if out.get(id(info), (None, ""))[0] is not None:
@@ -334,236 +263,14 @@ def _relational_costs(check: _Check, relational_ns: dict[int, float],
             out[id(info)] = (None, "not separable")
 
 
-def _root_call_ns(empty_root: Any) -> float:
-    """What calling an empty root check from Python costs (subtracted from every whole check)."""
-    clock = time.perf_counter_ns
-    arg: dict = {}
-    samples = []
-    for _ in range(MIN_ROUNDS):
-        t0 = clock()
-        for _ in range(BATCH):
-            empty_root(arg)
-        samples.append((clock() - t0) / BATCH)
-    return float(np.median(samples))
-
-
-def _relational_probes(
-    check: _Check, timer: GuardTimer, group: int, notes: list[str]
-) -> dict[int, tuple[int, int]]:
-    """Synthetic with/without trees for each NO_TENSOR_ALIASING guard of the entry.
-
-    A passing check runs the guard over all its values; a failing one stops early but still
-    resets it, so it is timed on a synthetic tree that fails at its first manager.
-    """
-    probes = {}
-    for index, info in enumerate(check.live.relational):
-        if info.kind != NO_TENSOR_ALIASING:
-            continue
-        values = check.relational_values.get(index, [])
-        if check.passed:
-            if len(values) != len(info.sources):
-                continue
-        else:
-            if values:  # partly run before the failure: not separable
-                continue
-            values = [object() for _ in info.sources]
-            timer.keep.append(values)
-        fail = not check.passed
-        with_guard = guard_replicas.synthetic_frame_root(values, True, fail_first=fail)
-        without = guard_replicas.synthetic_frame_root(values, False, fail_first=fail)
-        if with_guard is None or without is None:
-            note = f"torch {compiler.torch_version()}: {info.kind} could not be re-installed"
-            if note not in notes:
-                notes.append(note)
-            continue
-        probes[index] = timer.add_pair(group, with_guard, without)
-    return probes
-
-
-@dataclass
-class _LeafProbe:
-    slot: tuple[int, int]
-    after_root: bool  # timed right after the root's own guards
-
-
-class _Rejected:
-    """An object every SELF_BASELINED kind rejects at its first (type or identity) test."""
-
-
-REJECTED = _Rejected()
-
-
-def _self_baseline(leaf: LiveLeaf) -> bool:
-    """Whether the leaf can be its own baseline: called on `REJECTED` it takes the same
-    Python → C++ path and returns False at its first test, doing none of its work."""
-    if leaf.node.kind not in SELF_BASELINED:
-        return False
-    try:
-        return leaf.raw.guard(REJECTED) is False
-    except Exception:
-        return False
-
-
-def _leaf_probes(
-    check: _Check, timer: GuardTimer, group: int, root_guards: Any, baseline: Any, skip: set[int]
-) -> list[_LeafProbe | None]:
-    """A timing slot per leaf the check ran.
-
-    A leaf is timed hot, alone, against its own call on an object it rejects at once where its
-    kind allows (the Python → C++ path differs by kind: EQUALS_MATCH's costs ≈20 ns more than
-    TYPE_MATCH's), else against the do-nothing leaf near it. The first leaf of each kind below
-    the root is timed instead right after the root's own guards (a root-only copy of the entry):
-    in a real check it runs straight after them, when its code is no longer in the CPU's caches,
-    and costs up to twice its hot figure (TENSOR_MATCH ≈ 90 vs 40 ns here); the leaves after it
-    find the code warm. Leaves in `skip` are measured in place instead (None).
-    """
-    first_of_kind: set[int] = set()
-    seen: set[str] = set()
-    for i, (leaf, _) in enumerate(check.ran):
-        if leaf.manager is not check.live.tree and leaf.node.kind not in seen:
-            seen.add(leaf.node.kind)
-            first_of_kind.add(i)
-    probes: list[_LeafProbe | None] = []
-    root_check = None if root_guards is None else root_guards.check
-    for i, (leaf, value) in enumerate(check.ran):
-        if i in skip:
-            probes.append(None)
-            continue
-        guard = leaf.raw.guard
-        own = _self_baseline(leaf)
-        reference = (guard, REJECTED) if own else (baseline, {})
-        if i in first_of_kind and root_check is not None and baseline is not None:
-            slot = timer.add_pair(group, (_after(root_check, check.f_locals, guard), value),
-                                  (_after(root_check, check.f_locals, reference[0]),
-                                   reference[1]))
-            probes.append(_LeafProbe(slot, after_root=True))
-        elif own:
-            probes.append(_LeafProbe(timer.add_pair(group, (guard, value), reference),
-                                     after_root=False))
-        else:
-            probes.append(_LeafProbe(timer.add_leaf(group, guard, value), after_root=False))
-    return probes
-
-
-def _after(root_guards: Any, f_locals: dict, leaf: Any) -> Any:
-    def call(value: Any) -> None:
-        root_guards(f_locals)
-        leaf(value)
-
-    return call
-
-
-@dataclass
-class _Replicas:
-    """Slots of the check's copies: its walk, and leaf kinds rebuilt in place."""
-
-    walk: tuple[int, int] | None
-    how: str | None  # how the walk was modeled, for its part's method
-    in_place: dict[str, tuple[tuple[int, int], list[int]]]  # kind → (slot, indices in ran)
-
-
-def _replica_probes(check: _Check, timer: GuardTimer, group: int, root_only: Any) -> _Replicas:
-    """The check's walk without its leaves' work, and the kinds in `IN_PLACE`, measured on
-    copies of the managers it visited (same nesting, same kinds of accessor, same values).
-
-    Walk: each copied manager carries as many trivial leaves as the check ran there; timed
-    against the bare root. Where the entry's root can be copied with its own guards
-    (`root_only`, a `root_guards_only` copy kept without children) the copy is built on a fresh
-    one of those, so what follows the root runs as it does in the real check; else on a fresh
-    root with trivial leaves. Where the copy cannot be built, one flat frame-locals manager per
-    visited value.
-
-    In place (passing checks): the same copy with each leaf of an `IN_PLACE` kind rebuilt as
-    dynamo builds it (from the value it accepted) instead of one trivial leaf, timed against the
-    walk copy: the kind's cost inside the tree, not through a Python call.
-    """
-    ran_on: dict[int, int] = defaultdict(int)
-    for leaf, _ in check.ran:
-        ran_on[id(leaf.manager)] += 1
-    root_leaves = ran_on[id(check.live.tree)]
-    parent_of = {id(child): node for node in check.live.tree.walk() for child in node.children}
-    position = {id(m): i for i, (m, _) in enumerate(check.visited)}
-    visited, complete = [], True
-    for m, value in check.visited:
-        parent = parent_of.get(id(m))
-        at_root = parent is None or parent is check.live.tree
-        complete = complete and (at_root or id(parent) in position)
-        visited.append(guard_replicas.WalkManager(
-            parent=None if at_root else position.get(id(parent)), accessor=m.accessor,
-            manager_type=m.manager_type, source=m.source, value=value,
-            trivial_leaves=ran_on[id(m)]))
-    scope = guard_walk.guard_eval_scope(check.live.handle.guard_manager, check.f_locals)
-    f_globals = None if scope is None else scope[1].get("G")
-    handle = check.live.handle
-
-    def copy(managers: list, extra: dict | None = None) -> tuple | None:
-        base = None if root_only is None else guard_replicas.root_guards_only(handle.guard_manager)
-        if root_only is not None and base is None:
-            return None
-        return guard_replicas.replica_walk_root(managers, check.f_locals, f_globals, root_leaves,
-                                              base_root=base, extra_leaves=extra)
-
-    walk = copy(visited) if complete else None
-    if walk is None:
-        probe = guard_replicas.synthetic_frame_root(
-            [value for _, value in check.visited], no_tensor_aliasing=False,
-            trivial_leaves=[ran_on[id(m)] for m, _ in check.visited],
-            root_trivial_leaves=root_leaves,
-        )
-        if probe is None:
-            return _Replicas(None, None, {})
-        slot = timer.add_pair(group, probe, (timer.empty_root, probe[1]))
-        return _Replicas(slot, "flat frame-locals copy", {})
-    fn, f_locals, approximated = walk
-    how = "copy, same accessors" + (f" ({approximated} via a frame-locals key)"
-                                     if approximated else "")
-    reference = (timer.empty_root if root_only is None else root_only.check, f_locals)
-    walk_slot = timer.add_pair(group, (fn, f_locals), reference)
-    in_place = {}
-    for kind, like in IN_PLACE.items() if check.passed else ():
-        indices = [i for i, (leaf, _) in enumerate(check.ran) if leaf.node.kind == kind]
-        extra = _rebuilt_leaves(check, indices, like, position)
-        if extra:
-            managers = [dataclasses.replace(v, trivial_leaves=v.trivial_leaves - (i in extra))
-                        for i, v in enumerate(visited)]
-            rebuilt = copy(managers, extra)
-            if rebuilt is not None and rebuilt[2] == approximated:
-                in_place[kind] = (
-                    timer.add_pair(group, (rebuilt[0], rebuilt[1]), (fn, f_locals)), indices)
-    return _Replicas(walk_slot, how, in_place)
-
-
-def _rebuilt_leaves(check: _Check, indices: list[int], like: Any,
-                    position: dict[int, int]) -> dict[int, Any]:
-    """Visited-manager position → what adds the rebuilt leaf there, for every leaf in `indices`;
-    empty unless all of them can be rebuilt, one per manager."""
-    extra: dict[int, Any] = {}
-    for i in indices:
-        leaf, value = check.ran[i]
-        at = position.get(id(leaf.manager))
-        add = like(leaf, value)
-        if at is None or add is None or at in extra:
-            return {}
-        extra[at] = add
-    return extra
-
-
-# kinds rebuilt in place on the copy: (leaf, value) → adds the same check to a manager, or None
-IN_PLACE = {
-    "TENSOR_MATCH": lambda leaf, value: guard_replicas.tensor_match_like(value),
-    "DIMENSION_DYNAMIC_MARKING_GUARD":
-        lambda leaf, value: guard_replicas.dimension_marking_like(leaf.node.code_parts),
-}
-
-
-def _leaf_methods(probes: list, replicas: _Replicas) -> list[str]:
+def _leaf_methods(probes: list, replicas: Replicas) -> list[str]:
     in_place = {i for _, indices in replicas.in_place.values() for i in indices}
     return [IN_PLACE_METHOD if i in in_place
             else ISOLATED_AFTER_ROOT if probe is not None and probe.after_root else ISOLATED
             for i, probe in enumerate(probes)]
 
 
-def _per_manager(checks: list[_Check], walk_ns: dict[int, float | None]) -> float | None:
+def _per_manager(checks: list[Check], walk_ns: dict[int, float | None]) -> float | None:
     """The walk cost per manager of the check that visited most managers (for the method line)."""
     measured = [(c.managers_visited, walk_ns[n]) for n, c in enumerate(checks)
                 if walk_ns[n] is not None and c.managers_visited]
@@ -574,7 +281,7 @@ def _per_manager(checks: list[_Check], walk_ns: dict[int, float | None]) -> floa
 
 
 def _parts(
-    check: _Check,
+    check: Check,
     leaf_ns: list[float],
     methods: list[str],
     relational_ns: dict[int, float],
@@ -614,7 +321,7 @@ def _parts(
 
 def _loop_cost(
     code: types.CodeType,
-    checks: list[_Check],
+    checks: list[Check],
     costs: dict[tuple[int, str], CheckCost],
     n_calls: int,
 ) -> LoopCost:

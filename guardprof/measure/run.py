@@ -239,17 +239,19 @@ def workload_info(warmed: WarmWorkload) -> WorkloadInfo:
 
 
 def _guard_cost(replayed: Replay, n_calls: int) -> GuardCost:
-    calls = [CallGuardCost(i, 0, 0, 0.0, 0.0, False) for i in range(n_calls)]
-    for inv in replayed.invocations:
-        cost = calls[inv.call_index]
-        cost.walk_depth += len(inv.steps)
-        cost.fell_back = cost.fell_back or inv.fell_back
-        for step in inv.steps:
-            if step.passed:
-                cost.accepted_us += step.seconds * 1e6
-            else:
-                cost.rejected_checks += 1
-                cost.rejected_us += step.seconds * 1e6
+    calls = []
+    for i in range(n_calls):
+        invocations = [inv for inv in replayed.invocations if inv.call_index == i]
+        steps = [step for inv in invocations for step in inv.steps]
+        rejected = [step.seconds * 1e6 for step in steps if not step.passed]
+        calls.append(CallGuardCost(
+            call_index=i,
+            walk_depth=len(steps),
+            rejected_checks=len(rejected),
+            rejected_us=sum(rejected),
+            accepted_us=sum(step.seconds * 1e6 for step in steps if step.passed),
+            fell_back=any(inv.fell_back for inv in invocations),
+        ))
     return GuardCost(
         method=REPLAY_METHOD,
         calls=calls,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(frozen=True)
 class Coefficient:
     name: str
     label: str
@@ -15,7 +15,7 @@ class Coefficient:
     note: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class CostFit:
     target: str  # which figure was fitted, e.g. "guard µs/call (replayed)"
     group: str  # e.g. "dynamic=False": each dynamic mode is fitted on its own

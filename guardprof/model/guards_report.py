@@ -37,7 +37,7 @@ NOT_RUN = "not run"  # not reached by the check this cost belongs to
 ERROR = "error"  # calling the guard raised
 
 
-@dataclass
+@dataclass(frozen=True)
 class LeafNode:
     kind: str
     code_parts: list[str]  # verbose code parts without their trailing comment
@@ -49,7 +49,7 @@ class LeafNode:
     status: str = NOT_RUN
 
 
-@dataclass
+@dataclass(frozen=True)
 class ManagerNode:
     source: str
     manager_type: str
@@ -66,7 +66,7 @@ class ManagerNode:
             yield from child.walk()
 
 
-@dataclass
+@dataclass(frozen=True)
 class RelationalGuardInfo:
     kind: str
     sources: list[str]
@@ -75,7 +75,7 @@ class RelationalGuardInfo:
     method: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class KindCost:
     kind: str  # a guard kind, or "tree walk" / "relational: KIND"
     leaf_guards: int
@@ -84,7 +84,7 @@ class KindCost:
     method: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckCost:
     """One guard check of one entry on one call's frame locals, split into parts."""
 
@@ -110,7 +110,7 @@ class CheckCost:
         return [p for p in self.parts if p.cost_us is None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FailingGuard:
     source: str
     kind: str
@@ -118,7 +118,7 @@ class FailingGuard:
     reason: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class EntryFailures:
     """All guards of an earlier entry that fail on the inputs this entry was compiled for."""
 
@@ -128,7 +128,7 @@ class EntryFailures:
     note: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class EntryGuards:
     compile_id: str
     position: int  # cache order when the captured iteration began (0 = checked first)
@@ -158,14 +158,14 @@ class EntryGuards:
             yield self.tree, leaf
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoopKindCost:
     kind: str
     us_per_call: float | None
     checks: int  # checks (over all calls) in which this kind ran
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoopCost:
     """Guard cost per call over the captured iteration: every check of every walk, by kind."""
 
@@ -180,7 +180,7 @@ class LoopCost:
         return sum(k.us_per_call for k in self.kinds if k.us_per_call is not None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class VaryingGroup:
     kind: str
     what: str  # "size[0]", "value", "present" …
@@ -189,7 +189,7 @@ class VaryingGroup:
     description: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Variation:
     entries: int
     aligned_guards: int  # guards compared across entries (by source, kind, ordinal)
@@ -198,7 +198,7 @@ class Variation:
     summary: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class DiffRow:
     source: str
     kind: str
@@ -209,7 +209,7 @@ class DiffRow:
     b_code: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class EntryDiff:
     a: str
     b: str
@@ -218,7 +218,7 @@ class EntryDiff:
     summary: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class FrameGuards:
     name: str
     filename: str
@@ -235,7 +235,7 @@ class FrameGuards:
         return sorted(self.entries, key=lambda e: compile_id_key(e.compile_id))
 
 
-@dataclass
+@dataclass(frozen=True)
 class GuardsWorkload:
     kind: str
     name: str
@@ -248,7 +248,7 @@ class GuardsWorkload:
     compiled_as_given: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class CostMethod:
     leaf: str
     relational: str
@@ -262,7 +262,7 @@ class CostMethod:
     batch: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class GuardsReport:
     environment: Environment
     workload: GuardsWorkload

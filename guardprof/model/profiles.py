@@ -11,13 +11,15 @@ from pathlib import Path
 from guardprof.model.run_report import GuardReport
 from guardprof.model.stats import SampleStats
 
+FORMATS = ("flamegraph", "speedscope", "raw")  # py-spy's output formats
+
 GUARD_NODE_PREFIX = "[dynamo guards]"
 
 FuncKey = tuple[str, int, str]  # pstats' (file, line, name)
 Stats = dict  # pstats' {FuncKey: (cc, nc, tt, ct, {caller FuncKey: (nc, cc, tt, ct)})}
 
 
-@dataclass
+@dataclass  # not frozen: `derive` fills in what it moved (moved_s) while planning
 class Booking:
     """Guard time of one compiled frame as booked in one caller's self time."""
 
@@ -27,7 +29,7 @@ class Booking:
     moved_s: float  # taken out of the caller's self time (less than replayed if it ran out)
 
 
-@dataclass
+@dataclass  # not frozen: `derive` fills in what it moved (moved_s) while planning
 class GuardNode:
     key: FuncKey
     frame: str  # the compiled frame's name
@@ -47,7 +49,7 @@ class GuardNode:
         return sum(b.replayed_s for b in self.bookings)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CollapsedLabel:
     """Several code objects cProfile gave one (file, line, name): pstats keeps only one."""
 
@@ -57,7 +59,7 @@ class CollapsedLabel:
     calls_total: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class CProfileRun:
     iterations: int
     calls_per_iteration: int
@@ -68,6 +70,9 @@ class CProfileRun:
     collapsed: list[CollapsedLabel]
     report: GuardReport  # the unprofiled measurement: timing and replayed guard cost
     notes: list[str] = field(default_factory=list)
+    # dynamo's Python-level guards cProfile saw as their own entries: (function, calls, cum s)
+    python_guards: list[tuple[FuncKey, int, float]] = field(default_factory=list)
+    method: str = ""  # how the profiled loop ran and was timed (`profilers.cprofile`)
 
     @property
     def total_s(self) -> float:
@@ -82,7 +87,7 @@ class CProfileRun:
         return sum(n.seconds for n in self.nodes)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SampleAnalysis:
     """Counts of samples (each one stack seen at one instant) by where they were."""
 
@@ -113,7 +118,7 @@ class RecordOptions:
     native: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class FlameResult:
     """A py-spy recording and what its samples say; plain data for the renderer."""
 

@@ -15,7 +15,7 @@ from guardprof.model import envelope
 from guardprof.model.stats import SampleStats
 
 
-@dataclass
+@dataclass(frozen=True)
 class Environment:
     guardprof_version: str
     torch_version: str
@@ -27,7 +27,7 @@ class Environment:
     cpu_count: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class WorkloadInfo:
     kind: str  # "standard" | "target"
     name: str
@@ -46,7 +46,7 @@ class WorkloadInfo:
     compiled_as_given: bool  # a torch.compile result was passed; backend/dynamic options unused
 
 
-@dataclass
+@dataclass(frozen=True)
 class Timing:
     method: str
     compiled_us_per_iteration: SampleStats
@@ -71,7 +71,7 @@ class Timing:
         return None if eager is None else self.compiled_us_per_call - eager
 
 
-@dataclass
+@dataclass(frozen=True)
 class CallGuardCost:
     call_index: int
     walk_depth: int  # cache entries checked, over all frames the call ran
@@ -85,7 +85,7 @@ class CallGuardCost:
         return self.rejected_us + self.accepted_us
 
 
-@dataclass
+@dataclass(frozen=True)
 class GuardCost:
     method: str
     calls: list[CallGuardCost]
@@ -118,7 +118,7 @@ class GuardCost:
         return self._mean("total_us")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CrossCheck:
     method: str
     available: bool
@@ -131,7 +131,7 @@ class CrossCheck:
     tolerance: float = 0.15
 
 
-@dataclass
+@dataclass(frozen=True)
 class EntryReport:
     compile_id: str
     position: int  # 0 = front of the cache list when the captured iteration began
@@ -143,7 +143,7 @@ class EntryReport:
     recompile_reasons: list[str]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FrameReport:
     name: str
     filename: str
@@ -160,7 +160,7 @@ class FrameReport:
         return f"{self.filename}:{self.firstlineno}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class GuardReport:
     result_line: str  # the original benchmark's line: "compiled 688.7us (warmup=34.0s)"
     environment: Environment

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass
+@dataclass(frozen=True)
 class SampleStats:
     """Samples of one quantity (unit in `unit`) and their robust summary."""
 

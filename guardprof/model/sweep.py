@@ -21,7 +21,7 @@ GUARD_TARGET = "guard µs/call (replayed)"
 OVERHEAD_TARGET = "compiled − eager µs/call (timed)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepPoint:
     num_args: int
     sizes_count: int

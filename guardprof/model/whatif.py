@@ -13,7 +13,7 @@ from guardprof.model.run_report import Environment
 from guardprof.model.stats import RatioEstimate, SampleStats
 
 
-@dataclass
+@dataclass(frozen=True)
 class VariantResult:
     name: str
     description: str
@@ -30,7 +30,7 @@ class VariantResult:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class WhatIfResult:
     environment: Environment
     workload: dict

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from guardprof.analysis.findings import explained
 from guardprof.dynamo import cache
+from guardprof.dynamo.stack_marks import GUARDS_FILE_MARK
 from guardprof.errors import GuardprofError
 from guardprof.fileio import atomic_path
 from guardprof.measure.run import measure_warm, warm
@@ -37,6 +38,11 @@ from guardprof.model.profiles import (
 from guardprof.model.run_report import GuardReport
 from guardprof.progress import SILENT, Progress
 from guardprof.workload.spec import WorkloadSpec
+
+PROFILE_METHOD = (
+    "cProfile enabled around the hot loop only (after warm-up), gc off as timeit; the loop's "
+    "wall time by perf_counter around it, profiler overhead included"
+)
 
 
 def profile_loop(run_fn, iterations: int) -> tuple[cProfile.Profile, float]:
@@ -83,8 +89,11 @@ def run_cprofile(spec: WorkloadSpec, iterations: int | None = None,
                 f"self time cProfile booked in its caller; moved {node.seconds * 1e3:.1f} ms"
             )
     progress.clear()
+    callers = {b.caller for node in nodes for b in node.bookings}
     return CProfileRun(iterations, len(warmed.prepared.calls), loop_s, raw, derived, nodes,
-                       collapsed_labels(entries, raw), report, notes)
+                       collapsed_labels(entries, raw), report, notes,
+                       python_guards=python_guard_functions(raw, callers),
+                       method=PROFILE_METHOD)
 
 
 def code_key(code: types.CodeType | str) -> FuncKey:
@@ -178,6 +187,16 @@ def collapsed_labels(entries, raw: Stats) -> list[CollapsedLabel]:
         CollapsedLabel(key, len(counts), raw[key][1] if key in raw else 0, sum(counts))
         for key, counts in calls.items() if len(counts) > 1
     ]
+
+
+def python_guard_functions(stats: Stats, callers: set[FuncKey]) -> list[tuple[FuncKey, int, float]]:
+    """Dynamo's Python-level guards cProfile saw (called from the compiled frames' callers
+    during the lookup): (function, calls, cumulative seconds)."""
+    found = []
+    for key, (_cc, nc, _tt, ct, their_callers) in stats.items():
+        if key[0].replace("\\", "/").endswith(GUARDS_FILE_MARK) and set(their_callers) & callers:
+            found.append((key, nc, ct))
+    return sorted(found, key=lambda row: -row[2])
 
 
 def write_stats(path: str | Path, stats: Stats) -> Path:

@@ -22,13 +22,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardprof.analysis.sampled_stacks import FORMATS, analyse, load_stacks
 from guardprof.errors import GuardprofError, WorkloadUsageError
 from guardprof.fileio import atomic_path, check_writable
 from guardprof.model.profiles import FlameResult, RecordOptions
 from guardprof.model.run_report import from_dict
 from guardprof.model.stats import SampleStats
 from guardprof.profilers.pyspy_worker import LOOP_FRAME, spec_to_json
+from guardprof.profilers.sampled_stacks import FORMATS, analyse, load_stacks
 from guardprof.progress import SILENT, Progress
 from guardprof.workload.spec import WorkloadSpec
 

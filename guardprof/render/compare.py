@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guardprof.analysis.compare import Comparison
-from guardprof.render.run import table
+from guardprof.render.text_table import table
 
 
 def _num(x: float | None, fmt: str = ".2f") -> str:

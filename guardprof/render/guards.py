@@ -20,7 +20,7 @@ from guardprof.model.guards_report import (
     LoopCost,
     ManagerNode,
 )
-from guardprof.render.run import compress_indices, table
+from guardprof.render.text_table import compress_indices, table
 
 CODE_WIDTH = 120
 
@@ -97,8 +97,7 @@ def _frame_section(frame: FrameGuards, report: GuardsReport, top: int) -> list[s
         ])
     lines += table(rows, ["entry", "guards", "leaf guards", "managers", "serves calls",
                           "pass check µs", "fail check µs"], "lrrrlrr")
-    lines.append("  check µs: isolated (tight loop, empty-root call subtracted) / replayed in "
-                 "cache order as guardprof run does")
+    lines.append("  check µs: isolated / replayed in cache order (how: Method, at the end)")
     if frame.loop_cost is not None:
         lines += ["", *_loop_section(frame.loop_cost, report)]
     lines += ["", *_history(frame, top)]

@@ -8,10 +8,10 @@ import re
 import shlex
 from pathlib import Path
 
-from guardprof.analysis.pstats_tables import python_guard_functions, top_by_self_time
-from guardprof.analysis.sampled_stacks import frame_name
+from guardprof.analysis.pstats_tables import top_by_self_time
+from guardprof.analysis.pyspy_frames import frame_name
 from guardprof.model.profiles import CProfileRun, FlameResult, FuncKey
-from guardprof.render.run import table
+from guardprof.render.text_table import table
 
 AGREEMENT_TOLERANCE = 0.25  # sampled and replayed shares "agree" within ±25 %
 NOISY_IQR = 0.10  # an unsampled timing whose IQR exceeds 10 % of its median is called noisy
@@ -37,11 +37,12 @@ def render_cprofile(run: CProfileRun, derived_path: Path, raw_path: Path, top: i
     timing = report.timing
     lines = [
         f"cProfile of the hot loop — {run.iterations} iterations × {run.calls_per_iteration} "
-        "calls after warm-up, gc off (as timeit); compilation and warm-up not profiled",
+        "calls; compilation and warm-up not profiled",
+        f"  method: {run.method}",
         f"  guardprof {report.environment.guardprof_version} · torch "
         f"{report.environment.torch_version} · backend {report.workload.backend}",
-        f"  loop under cProfile: {run.profiled_us_per_call:.1f} µs/call (wall, perf_counter "
-        f"around the profiled loop); unprofiled: {timing.compiled_us_per_call:.1f} µs/call "
+        f"  loop under cProfile: {run.profiled_us_per_call:.1f} µs/call (wall); unprofiled: "
+        f"{timing.compiled_us_per_call:.1f} µs/call "
         f"({_timing_method(report)})",
         f"  profile total: {run.total_s:.3f} s (pstats total time; the same in both files)",
         "",
@@ -75,8 +76,7 @@ def render_cprofile(run: CProfileRun, derived_path: Path, raw_path: Path, top: i
         )
     else:
         lines.append("  no compiled frame was called in the profiled loop: no guard entry added")
-    callers = {b.caller for node in run.nodes for b in node.bookings}
-    py_guards = python_guard_functions(run.raw, callers)
+    py_guards = run.python_guards
     if py_guards:
         listed = "; ".join(f"{short_func(k)} {nc} calls, {ct * 1e3:.1f} ms"
                            for k, nc, ct in py_guards[:3])

@@ -3,37 +3,7 @@
 from __future__ import annotations
 
 from guardprof.model.run_report import FrameReport, GuardReport
-
-
-def table(rows: list[list[str]], header: list[str], align: str | None = None) -> list[str]:
-    """A plain aligned table; `align` has one 'l' or 'r' per column."""
-    align = align or "l" * len(header)
-    cells = [header, *rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        parts = [
-            c.rjust(w) if a == "r" else c.ljust(w)
-            for c, w, a in zip(row, widths, align, strict=True)
-        ]
-        return "  " + "  ".join(parts).rstrip()
-
-    return [fmt(header), "  " + "  ".join("-" * w for w in widths), *map(fmt, rows)]
-
-
-def compress_indices(indices: list[int]) -> str:
-    """[0, 1, 2, 5] → '0-2,5'."""
-    if not indices:
-        return "-"
-    parts, start, prev = [], indices[0], indices[0]
-    for i in [*indices[1:], None]:
-        if i is not None and i == prev + 1:
-            prev = i
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if i is not None:
-            start = prev = i
-    return ",".join(parts)
+from guardprof.render.text_table import compress_indices, table
 
 
 def _us(x: float | None) -> str:

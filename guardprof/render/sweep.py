@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guardprof.model.cost_fit import CostFit
 from guardprof.model.sweep import SweepPoint, SweepResult
-from guardprof.render.run import table
+from guardprof.render.text_table import table
 
 
 def _num(x: float | None, fmt: str = ".1f") -> str:

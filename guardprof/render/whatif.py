@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guardprof.model.stats import RatioEstimate
 from guardprof.model.whatif import WhatIfResult
-from guardprof.render.run import table
+from guardprof.render.text_table import table
 
 
 def _num(x: float | None, digits: int = 1) -> str:

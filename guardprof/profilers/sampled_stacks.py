@@ -15,51 +15,24 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from guardprof.analysis.pyspy_frames import frame_name, frame_where, is_python_frame
+from guardprof.dynamo.stack_marks import (
+    COMPILE_FILE_MARK,
+    COMPILED_CALL_MARKS,
+    DYNAMO_MARKS,
+    GUARD_CLASS,
+    GUARD_MANAGER_MARK,
+    LOOKUP_FRAME,
+)
 from guardprof.errors import GuardprofError
-from guardprof.model.profiles import SampleAnalysis
+from guardprof.model.profiles import FORMATS, SampleAnalysis
 
 Stack = tuple[str, ...]
 
-FORMATS = ("flamegraph", "speedscope", "raw")
-
-# The frame dynamo's C++ cache lookup runs in (torch/csrc/dynamo/extra_state.cpp), and the guard
-# managers it calls; either marks the start of guard evaluation in a native stack.
-LOOKUP_FRAME = "lookup"
-GUARD_MANAGER_MARK = "GuardManager::check"
-# Dynamo's compiler entry on a cache miss: samples under it are compilation, not the hot loop.
-COMPILE_FILE_MARK = "torch/_dynamo/convert_frame.py"
-# A compiled call runs under dynamo's wrapper (eval_frame.py) and its C eval-frame hook.
-COMPILED_CALL_MARKS = ("torch/_dynamo/eval_frame.py", "dynamo__custom_eval_frame")
-DYNAMO_MARKS = (
-    "torch/_dynamo/", "dynamo__custom_eval_frame", "torch::dynamo::", GUARD_MANAGER_MARK,
-)
-
-# Guard kinds are ALL_CAPS classes (TENSOR_MATCH, LAMBDA_GUARD); the managers, accessors and
-# checks that run them have Guard/Check/Accessor/FrameLocals in their class name.
-_GUARD_CLASS = re.compile(
-    r"^(?:[A-Z][A-Z0-9_]+|\w*(?:Guard|Check|Accessor|FrameLocals)\w*)(?:<.*>)?::"
-)
-_FRAME = re.compile(r"^(?P<name>.*) \((?P<where>[^()]*)\)$")
 _SVG_TITLE_COUNT = re.compile(r" \([\d,]+ samples?, [\d.]+%\)$")
 _CXX_METHOD = re.compile(
     r"([A-Za-z_][A-Za-z0-9_]*(?:<[^<>]*>)?::[~A-Za-z_][A-Za-z0-9_]*(?:<.*>)?)$"
 )
-
-
-def frame_name(frame: str) -> str:
-    match = _FRAME.match(frame)
-    return match.group("name") if match else frame
-
-
-def frame_where(frame: str) -> str:
-    match = _FRAME.match(frame)
-    return match.group("where") if match else ""
-
-
-def is_python_frame(frame: str) -> bool:
-    """Python frames carry `file:line` (or a `.py` file); native ones a library name."""
-    where = frame_where(frame)
-    return bool(re.search(r":\d+$", where)) or where.endswith((".py", ".pyc"))
 
 
 # --- reading py-spy's outputs ---------------------------------------------------------------
@@ -258,7 +231,7 @@ def guard_kind(lookup_stack: Stack) -> tuple[str, str | None]:
         if python_guard is not None:
             continue  # native code called by a Python guard belongs to that guard
         name = short_cxx_name(frame_name(frame))
-        if _GUARD_CLASS.match(name):
+        if GUARD_CLASS.match(name):
             kind = name
     if kind is None:
         kind = f"{frame_name(lookup_stack[0])} (own code and helpers)"
