@@ -22,7 +22,7 @@ from guardprof.render.guards import render
 from guardprof.workload.spec import WorkloadSpec
 from tests.conftest import small_spec
 
-WORKLOADS = Path(__file__).parent / "workloads"
+WORKLOADS = Path(__file__).parents[1] / "workloads"
 TOLERANCE = 0.15
 
 

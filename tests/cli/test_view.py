@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from guardprof.cli.main import main
 from guardprof.cli.profile import free_port
-from tests.test_profile_cprofile import SMALL_ARGS
+from tests.profilers.test_cprofile import SMALL_ARGS
 
 
 @pytest.fixture(scope="module")

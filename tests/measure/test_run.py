@@ -20,7 +20,7 @@ from guardprof.measure.run import measure
 from guardprof.model.run_report import from_dict, load_report, to_dict
 from tests.conftest import small_spec
 
-TARGETS = Path(__file__).parent / "workloads" / "user_targets.py"
+TARGETS = Path(__file__).parents[1] / "workloads" / "user_targets.py"
 SMALL = ["--backend", "eager", "--num-args", "8", "--sizes", "4,8,12,16", "--number", "20",
          "--repeat", "3"]
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from guardprof.cli.main import main
 
-WORKLOADS = Path(__file__).parent / "workloads"
+WORKLOADS = Path(__file__).parents[1] / "workloads"
 SMALL = ["--num-args", "4", "--sizes", "4,8,12"]
 
 

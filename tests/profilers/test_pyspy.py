@@ -24,7 +24,7 @@ from guardprof.profilers.sampled_stacks import (
     lookup_start,
     parse_raw,
 )
-from tests.test_profile_cprofile import SMALL_ARGS
+from tests.profilers.test_cprofile import SMALL_ARGS
 
 try:
     PYSPY = find_pyspy()
