@@ -6,6 +6,7 @@ On torch 2.11 the entries of a compiled callable may sit on a torch-internal wra
 
 from __future__ import annotations
 
+import inspect
 import os
 import types
 from collections.abc import Callable
@@ -72,6 +73,28 @@ def is_torch_internal(code: types.CodeType) -> bool:
     """A frame of torch's own source (a wrapper dynamo compiled), not the user's code."""
     torch_dir = os.path.dirname(torch.__file__)
     return os.path.abspath(code.co_filename).startswith(torch_dir + os.sep)
+
+
+def frame_label(code: types.CodeType, f_locals: dict | None) -> tuple[str, str, int]:
+    """(name, filename, firstlineno) of the user's callable a compiled frame runs.
+
+    Usually the frame's own code. dynamo compiles some callables through
+    `external_utils.wrap_inline` (a torch.nn module such as `nn.Linear` compiled directly; on
+    torch ≤ 2.12 any function without a source file), whose one `inner` code object then holds
+    the entries of every callable so wrapped; the callable itself is `inner`'s closure variable
+    `fn`, in the frame locals of each call.
+    """
+    target = f_locals.get("fn") if f_locals and is_torch_internal(code) else None
+    if target is None:
+        return code.co_name, code.co_filename, code.co_firstlineno
+    is_module = isinstance(target, torch.nn.Module)
+    fn = getattr(target, "forward", None) if is_module else target
+    fn_code = getattr(inspect.unwrap(fn), "__code__", None) if fn is not None else None
+    name = (f"{type(target).__qualname__}.forward" if is_module
+            else getattr(target, "__qualname__", type(target).__qualname__))
+    if fn_code is None:
+        return name, code.co_filename, code.co_firstlineno
+    return name, fn_code.co_filename, fn_code.co_firstlineno
 
 
 @dataclass

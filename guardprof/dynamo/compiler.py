@@ -1,5 +1,4 @@
-"""Compiling and configuring dynamo across torch releases: versions, limits, reset, markers.
-"""
+"""Compiling and configuring dynamo across torch releases: versions, limits, reset, markers."""
 
 from __future__ import annotations
 
@@ -8,9 +7,26 @@ from typing import Any
 
 import torch
 
+from guardprof.errors import GuardprofError
+
+# The oldest torch the test matrix passes on (scripts/compat_matrix.py); pyproject says the same.
+MIN_TORCH = "2.11"
+
 
 def torch_version() -> str:
     return torch.__version__
+
+
+def check_supported() -> None:
+    """One line, before any work, on a torch older than the matrix covers."""
+    version = torch.__version__
+    if not isinstance(version, torch.torch_version.TorchVersion):
+        version = torch.torch_version.TorchVersion(str(version))
+    if version < MIN_TORCH:
+        raise GuardprofError(
+            f"guardprof needs torch >= {MIN_TORCH}, found {torch.__version__} "
+            f"(pip install 'torch>={MIN_TORCH}')"
+        )
 
 
 # --- configuration and compilation ---------------------------------------------------------

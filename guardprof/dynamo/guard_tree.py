@@ -52,6 +52,11 @@ class LiveTree:
     relational: list[RelationalGuardInfo]
     relational_managers: list[list[ManagerNode]]  # per relational guard, the managers holding it
     notes: list[str] = field(default_factory=list)
+    # The dict-tag fast path (`RawManager.tag_safe_root`): ids of the tag-safe roots (their value
+    # is fetched and its tags compared, their leaves skipped) and of every manager below them
+    # (not visited at all), on a repeated call with unchanged module dicts.
+    tag_roots: set[int] = field(default_factory=set)
+    tag_skipped: set[int] = field(default_factory=set)
 
     @property
     def leaves(self) -> list[LiveLeaf]:
@@ -84,6 +89,7 @@ def _leaf_node(raw: RawLeaf, repeat: bool) -> LeafNode:
         relational=raw.relational,
         repeat=repeat,
         status=RELATIONAL if raw.relational else NOT_RUN,
+        torch_kind=raw.torch_kind,
     )
 
 
@@ -94,8 +100,15 @@ def build_entry_tree(handle: EntryHandle) -> LiveTree:
     relational_managers: list[list[ManagerNode]] = []
     relational_index: dict[int, int] = {}
 
-    def convert(raw: RawManager) -> ManagerNode:
+    tag_roots: set[int] = set()
+    tag_skipped: set[int] = set()
+
+    def convert(raw: RawManager, under_tag_root: bool = False) -> ManagerNode:
         node = ManagerNode(raw.source, raw.manager_type, raw.accessor, raw.type_name)
+        if under_tag_root:
+            tag_skipped.add(id(node))
+        elif raw.tag_safe_root:
+            tag_roots.add(id(node))
         if raw.manager_type != "RootGuardManager":
             steps.append(WalkStep(node))
         for raw_leaf in raw.leaves:
@@ -118,7 +131,8 @@ def build_entry_tree(handle: EntryHandle) -> LiveTree:
                 relational_managers[leaf.relational_index].append(node)
             node.leaves.append(leaf)  # the node's own lists, filled while it is built
             steps.append(WalkStep(node, LiveLeaf(leaf, raw_leaf, node)))
-        node.children.extend(convert(child) for child in raw.children)
+        below = under_tag_root or raw.tag_safe_root
+        node.children.extend(convert(child, below) for child in raw.children)
         return node
 
     tree = convert(raw_tree.root)
@@ -128,7 +142,7 @@ def build_entry_tree(handle: EntryHandle) -> LiveTree:
         epilogue.append(leaf)
         steps.append(WalkStep(tree, LiveLeaf(leaf, raw_leaf, tree)))
     return LiveTree(handle, tree, epilogue, steps, relational, relational_managers,
-                    list(raw_tree.notes))
+                    list(raw_tree.notes), tag_roots, tag_skipped)
 
 
 # --- guarded values --------------------------------------------------------------------------

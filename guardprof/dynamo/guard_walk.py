@@ -12,12 +12,29 @@ from typing import Any
 
 from guardprof.dynamo.compiler import torch_version
 
-_KIND_LINE = re.compile(r"\+- ([A-Z][A-Z0-9_]*):")
+_KIND_LINE = re.compile(r"\+- ([A-Z][A-Z0-9_]*): (.*)$", re.M)
+
+# Guard kinds whose name differs by release: one name in guardprof's reports, the release's own
+# shown beside it. torch 2.11 checks a tensor's dynamic-dimension markers with its generic
+# NO_HASATTR guard, one per attribute; 2.13 has a kind of its own for it.
+DIMENSION_MARKING = "DIMENSION_DYNAMIC_MARKING_GUARD"
+_MARKING_CODE = re.compile(
+    r"^hasattr\(.+, '_dynamo_(?:dynamic|static|weak_dynamic|unbacked)_indices'\) == False$")
+
+
+def normalized_kind(kind: str, code_parts: list[str]) -> str:
+    """guardprof's name for a leaf guard of torch's `kind` with these code parts."""
+    if kind == "NO_HASATTR" and code_parts and all(
+            _MARKING_CODE.match(part.partition("#")[0].strip()) for part in code_parts):
+        return DIMENSION_MARKING
+    return kind
 
 
 def guard_kind_counts(tree: str) -> dict[str, int]:
-    """Guards by kind, counted as the guard tree prints them (one line per code part)."""
-    return dict(collections.Counter(_KIND_LINE.findall(tree)))
+    """Guards by (normalised) kind, counted as the guard tree prints them (one line per code
+    part)."""
+    return dict(collections.Counter(normalized_kind(kind, [code]) for kind, code
+                                    in _KIND_LINE.findall(tree)))
 
 
 # --- compilation records and recompile reasons ----------------------------------------------
@@ -27,11 +44,12 @@ def guard_kind_counts(tree: str) -> dict[str, int]:
 class RawLeaf:
     """One leaf guard as the live tree holds it (`guard` is the live C++ object)."""
 
-    kind: str
+    kind: str  # normalised (`normalized_kind`)
     verbose_code_parts: list[str]
     guard: Any
     relational: bool  # shared by several managers; not callable alone (NO_TENSOR_ALIASING, …)
     callable: bool
+    torch_kind: str | None = None  # the release's own name, where it differs from `kind`
 
 
 @dataclass
@@ -44,6 +62,9 @@ class RawManager:
     type_name: str
     leaves: list[RawLeaf]
     children: list[RawManager]
+    # torch's recursive dict-tag fast path: on a repeated call whose module dicts are unchanged,
+    # the check of a tag-safe root compares the dict tags and skips everything below it.
+    tag_safe_root: bool = False
 
 
 @dataclass
@@ -61,7 +82,10 @@ def _raw_leaf(guard: Any) -> RawLeaf:
     except Exception:  # an older build without verbose parts on some guard
         parts = []
     relational = isinstance(guard, RelationalGuard)
-    return RawLeaf(type(guard).__name__, parts, guard, relational, callable(guard))
+    torch_kind = type(guard).__name__
+    kind = normalized_kind(torch_kind, parts)
+    return RawLeaf(kind, parts, guard, relational, callable(guard),
+                   torch_kind if kind != torch_kind else None)
 
 
 def _type_name(manager: Any) -> str:
@@ -85,6 +109,7 @@ def _raw_manager(manager: Any, accessor: str | None, notes: list[str]) -> RawMan
         type_name=_type_name(manager),
         leaves=[_raw_leaf(g) for g in manager.get_leaf_guards()],
         children=[],
+        tag_safe_root=_tag_safe_root(manager),
     )
     # The order `TORCH_LOGS=guards` prints (GuardManagerWrapper.construct_manager_string):
     # a dict manager's key/value pairs first, then the accessor children.
@@ -103,6 +128,17 @@ def _raw_manager(manager: Any, accessor: str | None, notes: list[str]) -> RawMan
         label = accessors[i].repr() if accessors else None
         node.children.append(_raw_manager(child, label, notes))
     return node
+
+
+def _tag_safe_root(manager: Any) -> bool:
+    """A root of the dict-tag fast path (`config.use_recursive_dict_tags_for_guards`: on by
+    default in torch 2.11, off in 2.13; marked only on nn.Module managers), still enabled."""
+    try:
+        if not manager.is_tag_safe_root():
+            return False
+        return not manager.is_recursive_dict_tag_matching_disabled()
+    except (AttributeError, RuntimeError):  # a release without the fast path
+        return False
 
 
 def walk_guard_tree(guard_manager: Any) -> RawTree:

@@ -34,7 +34,7 @@ from guardprof.workload.runner import (
     prepare,
     time_loop,
 )
-from guardprof.workload.spec import WorkloadSpec
+from guardprof.workload.spec import WorkloadSpec, make_standard_fn
 
 BASELINE = "baseline"
 STANCE_WARMUP_ITERATIONS = 1
@@ -120,18 +120,6 @@ class _Live:
         return self.prepared.iteration(self.prepared.compiled)
 
 
-def _isolated(fn: Callable, variant: str, index: int) -> Callable:
-    """The same function on a code object of its own, whose file name names the variant.
-
-    Code objects compare equal by content, ignoring the file name, and dynamo keeps some state
-    in dicts keyed by code (recompile reasons); a distinct first line number keeps them apart.
-    """
-    fn.__code__ = fn.__code__.replace(
-        co_filename=f"<guardprof what-if: {variant}>", co_firstlineno=index + 1
-    )
-    return fn
-
-
 def _entry_count(codes: list[types.CodeType]) -> int:
     return sum(len(cache.cache_entries(code)) for code in codes)
 
@@ -140,7 +128,11 @@ def _build(spec: WorkloadSpec, variant: Variant, index: int, progress: Progress)
     """One variant, built and warmed by the runner and `warm` as `run` does, on its own code."""
 
     def customize(workload) -> None:
-        workload.fn = _isolated(workload.fn, variant.name, index)
+        # A code object of its own, whose file name names the variant: code objects compare
+        # equal by content, ignoring the file name, and dynamo keeps some state in dicts keyed
+        # by code (recompile reasons), so a distinct first line keeps them apart too.
+        workload.fn = make_standard_fn(spec.num_args, f"<guardprof what-if: {variant.name}>",
+                                       first_line=index + 1)
         if variant.mark_dynamic:
             for call in workload.calls:
                 for tensor in call.args:

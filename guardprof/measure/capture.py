@@ -16,6 +16,7 @@ from typing import Any
 
 from guardprof.dynamo import cache, compiler
 from guardprof.dynamo.cache import EntryHandle
+from guardprof.model.run_report import CodeLocation
 
 
 @dataclass
@@ -71,3 +72,22 @@ def capture_iteration(compiled_fn: Callable[..., Any], calls: list) -> Capture:
     before = sum(len(v) for v in order_before.values())
     after = sum(len(cache.cache_entries(c)) for c in cache.compiled_codes())
     return Capture(order_before, invocations, new_entries=after - before)
+
+
+@dataclass(frozen=True)
+class FrameNaming:
+    """How a report names a compiled frame: the user's callable, and where its entries live
+    when that is a torch-internal wrapper's code (`cache.frame_label`)."""
+
+    name: str
+    filename: str
+    firstlineno: int
+    entries_on: CodeLocation | None
+
+
+def frame_naming(capture: Capture, code: types.CodeType) -> FrameNaming:
+    f_locals = next((inv.f_locals for inv in capture.invocations if inv.code is code), None)
+    name, filename, firstlineno = cache.frame_label(code, f_locals)
+    own = (code.co_name, code.co_filename, code.co_firstlineno)
+    entries_on = None if (name, filename, firstlineno) == own else CodeLocation(*own)
+    return FrameNaming(name, filename, firstlineno, entries_on)

@@ -81,6 +81,13 @@ from guardprof.progress import SILENT, Progress
 
 TOLERANCE = 0.15
 WALK = "tree walk"
+TAG_SKIPPED = "(skipped: dict tags unchanged)"
+TAG_SKIP_METHOD = (
+    "not run: below a tag-safe root (an nn.Module's guard manager), whose dict tags matched, so "
+    "torch's recursive dict-tag fast path skips them on every repeated call "
+    "(`torch._dynamo.config.use_recursive_dict_tags_for_guards`, on by default in torch 2.11, "
+    "off in 2.13); the tag compare is in the tree walk"
+)
 ISOLATED = "isolated"
 ISOLATED_AFTER_ROOT = "isolated; the first one after the root's guards"
 IN_PLACE_METHOD = "in place: rebuilt on a copy of the tree"
@@ -311,6 +318,10 @@ def _parts(
         parts.append(KindCost("(guards with no reachable value)", len(check.no_value),
                               sum(max(1, len(leaf.node.code_parts)) for leaf in check.no_value),
                               None, "not separable: the source could not be evaluated"))
+    if check.tag_skipped:
+        parts.append(KindCost(TAG_SKIPPED, len(check.tag_skipped),
+                              sum(max(1, len(leaf.node.code_parts)) for leaf in check.tag_skipped),
+                              0.0, TAG_SKIP_METHOD))
     parts.sort(key=lambda p: -(p.cost_us if p.cost_us is not None else -1.0))
     if walk_ns is not None:
         parts.append(KindCost(WALK, 0, 0, walk_ns / 1e3,

@@ -224,7 +224,11 @@ def dimension_marking_like(code_parts: list[str]) -> Callable[[Any, Any], None] 
         return None
 
     def add(manager: Any, _value: Any) -> None:
-        manager.add_dimension_marking_guard({}, absent, {}, ["guardprof copy"], None)
+        if hasattr(manager, "add_dimension_marking_guard"):
+            manager.add_dimension_marking_guard({}, absent, {}, ["guardprof copy"], None)
+        else:  # torch 2.11: one NO_HASATTR guard per absent attribute, as dynamo builds them
+            for attr in absent:
+                manager.add_no_hasattr_guard(attr, ["guardprof copy"], None)
 
     return add
 

@@ -35,6 +35,7 @@ class Check:
     ran: list[tuple[LiveLeaf, Any]] = field(default_factory=list)
     no_value: list[LiveLeaf] = field(default_factory=list)
     errors: list[LiveLeaf] = field(default_factory=list)
+    tag_skipped: list[LiveLeaf] = field(default_factory=list)  # the dict-tag fast path's
     relational_values: dict[int, list] = field(default_factory=dict)
     visited: list[tuple[ManagerNode, Any]] = field(default_factory=list)  # in visit order
     failed_at: str | None = None
@@ -49,8 +50,16 @@ def simulate(check: Check) -> None:
     """Run the check's guards in dynamo's order until the first failure, noting what ran."""
     resolver = ValueResolver(check.live, check.f_locals)
     seen_tensors: dict[int, set[int]] = defaultdict(set)
-    for step in check.live.steps:
+    live = check.live
+    for step in live.steps:
         manager = step.manager
+        if id(manager) in live.tag_skipped:  # below a tag-safe root: the real check skips it
+            if step.leaf is not None:
+                check.tag_skipped.append(step.leaf)
+            continue
+        if step.leaf is not None and id(manager) in live.tag_roots:
+            check.tag_skipped.append(step.leaf)
+            continue
         value = resolver.value(manager)
         if step.leaf is None:
             check.visited.append((manager, object() if value is MISSING else value))

@@ -16,7 +16,7 @@ from guardprof.dynamo import guard_walk
 from guardprof.dynamo.guard_tree import LiveTree, build_entry_tree
 from guardprof.dynamo.recompiles import failing_guards
 from guardprof.errors import GuardprofError
-from guardprof.measure.capture import Capture, capture_iteration
+from guardprof.measure.capture import Capture, capture_iteration, frame_naming
 from guardprof.measure.guard_cost import CostResult, cost_checks
 from guardprof.measure.replay import replay
 from guardprof.measure.run import WarmWorkload, environment, warm, workload_info
@@ -140,9 +140,10 @@ def _frame(
             reasons_note=reasons_note,
         ))
     in_compile_order = sorted(entries, key=lambda e: compile_id_key(e.compile_id))
-    return FrameGuards(code.co_name, code.co_filename, code.co_firstlineno, entries,
+    naming = frame_naming(capture, code)
+    return FrameGuards(naming.name, naming.filename, naming.firstlineno, entries,
                        variation=summarize_variation(in_compile_order),
-                       loop_cost=costs.loop.get(code))
+                       loop_cost=costs.loop.get(code), entries_on=naming.entries_on)
 
 
 def _explain(compile_id: str, lives: dict[str, LiveTree],

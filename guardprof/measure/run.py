@@ -15,7 +15,7 @@ import numpy as np
 
 from guardprof.dynamo import cache, compile_log, compiler, guard_walk, profiler_events
 from guardprof.dynamo.compile_log import CompileRecorder
-from guardprof.measure.capture import Capture, capture_iteration
+from guardprof.measure.capture import Capture, capture_iteration, frame_naming
 from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
 from guardprof.model.run_report import (
@@ -293,17 +293,19 @@ def _frames(
                     recompile_reasons=reasons.get(entry.compile_id, []),
                 )
             )
+        naming = frame_naming(capture, code)
         frames.append(
             FrameReport(
-                name=code.co_name,
-                filename=code.co_filename,
-                firstlineno=code.co_firstlineno,
+                name=naming.name,
+                filename=naming.filename,
+                firstlineno=naming.firstlineno,
                 entries=entry_reports,
                 uncompiled_calls=sorted({inv.call_index for inv in invocations if inv.fell_back}),
                 torch_internal=cache.is_torch_internal(code),
                 guard_us_per_call=sum(
                     s.seconds for inv in invocations for s in inv.steps
                 ) * 1e6 / max(1, n_calls),
+                entries_on=naming.entries_on,
             )
         )
     return frames

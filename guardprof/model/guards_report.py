@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from guardprof.model import envelope
-from guardprof.model.run_report import Environment
+from guardprof.model.run_report import CodeLocation, Environment
 
 # Leaf status values.
 TIMED = "timed"  # called alone from Python, per-call baseline subtracted
@@ -47,6 +47,7 @@ class LeafNode:
     relational_index: int | None = None  # into EntryGuards.relational
     cost_us: float | None = None  # pass check, isolated, baseline subtracted
     status: str = NOT_RUN
+    torch_kind: str | None = None  # the torch release's own name, where it differs from `kind`
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ class FrameGuards:
     entries: list[EntryGuards]
     variation: Variation | None = None
     loop_cost: LoopCost | None = None
+    entries_on: CodeLocation | None = None  # a torch-internal wrapper's code (see FrameReport)
 
     @property
     def location(self) -> str:

@@ -144,6 +144,19 @@ class EntryReport:
 
 
 @dataclass(frozen=True)
+class CodeLocation:
+    """A code object by name and place (where a torch-internal wrapper keeps entries)."""
+
+    name: str
+    filename: str
+    firstlineno: int
+
+    @property
+    def location(self) -> str:
+        return f"{self.filename}:{self.firstlineno}"
+
+
+@dataclass(frozen=True)
 class FrameReport:
     name: str
     filename: str
@@ -154,10 +167,19 @@ class FrameReport:
     # entries of the compiled callable: its entry list may be shared by other callables.
     torch_internal: bool = False
     guard_us_per_call: float = 0.0  # replayed guard time on this frame's entries, per call
+    # Where the entries live when that is a torch-internal wrapper's code: the frame is then
+    # named by the user's callable (name, filename, firstlineno above) and this says where.
+    entries_on: CodeLocation | None = None
 
     @property
     def location(self) -> str:
         return f"{self.filename}:{self.firstlineno}"
+
+    @property
+    def code_key(self) -> tuple[str, int, str]:
+        """(filename, firstlineno, name) of the code holding the entries, as pstats names it."""
+        where = self.entries_on or self
+        return (where.filename, where.firstlineno, where.name)
 
 
 @dataclass(frozen=True)

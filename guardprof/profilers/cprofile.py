@@ -80,7 +80,8 @@ def run_cprofile(spec: WorkloadSpec, iterations: int | None = None,
     per_iteration_s = float(report.guard_cost.total_us_per_call) * 1e-6 * len(warmed.prepared.calls)
     frame_s = {key: share * per_iteration_s * iterations
                for key, share in _frame_shares(report).items()}
-    nodes = plan_guard_nodes(entries, _frame_codes(), frame_s, notes)
+    nodes = plan_guard_nodes(entries, _frame_codes(), frame_s, notes,
+                             {f.code_key: f.name for f in report.frames})
     derived = derive(raw, nodes)
     for node in nodes:
         if node.seconds < node.replayed_s * (1 - 1e-9):
@@ -115,18 +116,20 @@ def _frame_shares(report: GuardReport) -> dict[FuncKey, float]:
     """Each compiled frame's share of the replayed guard time (the report keeps it per frame)."""
     total = sum(f.guard_us_per_call for f in report.frames)
     return {
-        (f.filename, f.firstlineno, f.name):
+        f.code_key:
             f.guard_us_per_call / total if total > 0 else 1 / len(report.frames)
         for f in report.frames
     }
 
 
 def plan_guard_nodes(entries, frames: dict[FuncKey, tuple], frame_s: dict[FuncKey, float],
-                     notes: list[str]) -> list[GuardNode]:
+                     notes: list[str], names: dict[FuncKey, str] | None = None) -> list[GuardNode]:
     """Where cProfile booked each frame's guard time: the callers of its codes, found by code
-    object (exact even where several codes share one pstats label)."""
+    object (exact even where several codes share one pstats label). `names`: the report's name
+    of each frame (the user's callable where the entries live on a torch-internal wrapper)."""
     nodes = []
     for key, (code, ids, n_entries) in frames.items():
+        name = (names or {}).get(key, code.co_name)
         seconds = frame_s.get(key, 0.0)
         lookups: collections.Counter[FuncKey] = collections.Counter()
         for entry in entries:
@@ -136,14 +139,14 @@ def plan_guard_nodes(entries, frames: dict[FuncKey, tuple], frame_s: dict[FuncKe
         total = sum(lookups.values())
         if total == 0:
             if seconds > 0:
-                notes.append(f"{code.co_name}: no call of it under a profiled caller; its "
+                notes.append(f"{name}: no call of it under a profiled caller; its "
                              "guard time is not placed in the derived profile")
             continue
         plural = "entry" if n_entries == 1 else "entries"
         node = GuardNode(
             key=(code.co_filename, code.co_firstlineno,
-                 f"{GUARD_NODE_PREFIX} {code.co_name} ({n_entries} {plural})"),
-            frame=code.co_name, entries=n_entries,
+                 f"{GUARD_NODE_PREFIX} {name} ({n_entries} {plural})"),
+            frame=name, entries=n_entries,
         )
         for caller, n in lookups.most_common():
             node.bookings.append(Booking(caller, n, float(seconds) * n / total, 0.0))

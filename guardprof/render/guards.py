@@ -88,6 +88,10 @@ def _header(report: GuardsReport) -> list[str]:
 def _frame_section(frame: FrameGuards, report: GuardsReport, top: int) -> list[str]:
     lines = [f"Frame {frame.name} ({frame.location}): {len(frame.entries)} cache entries, "
              "in cache order (checked first to last)"]
+    if frame.entries_on is not None:
+        lines.append(f"  its entries live on {frame.entries_on.name} "
+                     f"({frame.entries_on.location}), a torch-internal wrapper shared by every "
+                     "callable compiled through it")
     rows = []
     for e in frame.entries:
         rows.append([
@@ -315,8 +319,10 @@ def _leaf_lines(leaf: LeafNode, prefix: str) -> list[str]:
     else:
         cost = leaf.status
     parts = leaf.code_parts or [""]
-    lines = [_tree_line(cost, prefix, f"{leaf.kind}: {parts[0]}")]
-    lines += [_tree_line("〃", prefix, f"{leaf.kind}: {part}") for part in parts[1:]]
+    # a kind torch names otherwise on this release: both names, torch's in brackets
+    kind = leaf.kind if leaf.torch_kind is None else f"{leaf.kind} [torch: {leaf.torch_kind}]"
+    lines = [_tree_line(cost, prefix, f"{kind}: {parts[0]}")]
+    lines += [_tree_line("〃", prefix, f"{kind}: {part}") for part in parts[1:]]
     return lines
 
 

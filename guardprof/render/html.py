@@ -274,6 +274,10 @@ def _frame_table(frame: FrameReport, first: bool) -> str:
     if frame.uncompiled_calls:
         uncompiled = (f'<div class="note">Calls that ran uncompiled (no entry accepted them): '
                       f"{_e(','.join(map(str, frame.uncompiled_calls)))}</div>")
+    if frame.entries_on is not None:
+        uncompiled += (f'<div class="note">Its entries live on {_e(frame.entries_on.name)} '
+                       f"({_e(frame.entries_on.location)}), a torch-internal wrapper shared by "
+                       "every callable compiled through it.</div>")
     return (
         f"<h3>{_e(frame.name)} <small>({_e(frame.location)})</small></h3>"
         '<div class="method">In cache order when the captured iteration began (position 0 '

@@ -131,7 +131,13 @@ def _frame_section(frame: FrameReport) -> list[str]:
         f"(pass/fail: replayed check µs, median); guard time on this frame "
         f"{frame.guard_us_per_call:.1f} µs/call"
     ]
-    if frame.torch_internal:
+    if frame.entries_on is not None:
+        on = frame.entries_on
+        lines.append(
+            f"  (its entries live on {on.name} ({on.location}), a torch-internal wrapper; other "
+            "callables compiled through it share this list and its walk)"
+        )
+    elif frame.torch_internal:
         lines.append(
             "  (a torch-internal wrapper that holds the compiled callable's entries; other "
             "callables compiled through it share this list and its walk)"

@@ -77,6 +77,7 @@ def prepare(spec: WorkloadSpec, *, reset: bool = True,
     `customize` changes the built workload before it is compiled (a variant's own code object,
     mark_dynamic on its inputs).
     """
+    compiler.check_supported()
     check_device(spec.device)
     if reset:
         compiler.set_recompile_limit(spec.recompile_limit)

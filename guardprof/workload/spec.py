@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import linecache
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -107,20 +108,32 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def make_standard_fn(num_args: int) -> Callable[..., Any]:
+STANDARD_FILE = "<guardprof standard workload>"
+
+
+def make_standard_fn(num_args: int, filename: str = STANDARD_FILE,
+                     first_line: int = 1) -> Callable[..., Any]:
     """`foo(x0, …, xN-1)`: sums every input's first dimension, returns `x0 + n`.
 
     Built from source, as dynamo_guard_eval.py does, so dynamo sees N named positional args
-    (each becomes its own guarded local).
+    (each becomes its own guarded local). `filename`/`first_line` give what-if's variants code
+    objects of their own.
+
+    The source is registered in `linecache` under `filename`: `inspect.getsource` then finds it,
+    and torch.compile sees a function with source. torch ≤ 2.12 wraps a function without one in
+    `external_utils.wrap_inline`, whose one `inner` code object is shared by every callable so
+    wrapped (one entry list, one walk, frames labelled `inner`); torch 2.13 stopped doing that
+    for exec'd functions (pytorch#124269).
     """
     names = [f"x{i}" for i in range(num_args)]
-    source = (
+    source = "\n" * (first_line - 1) + (
         f"def foo({', '.join(names)}):\n"
         f"    n = {' + '.join(f'{name}.shape[0]' for name in names)}\n"
         f"    return x0 + n\n"
     )
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
-    exec(compile(source, "<guardprof standard workload>", "exec"), namespace)
+    exec(compile(source, filename, "exec"), namespace)
     return namespace["foo"]
 
 

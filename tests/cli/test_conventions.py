@@ -120,3 +120,11 @@ def test_ctrl_c_exits_130_in_run():
             proc.kill()
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Aborted!" not in stderr and "Traceback" not in stderr
+
+
+def test_an_older_torch_is_refused_in_one_line(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "__version__", torch.torch_version.TorchVersion("2.10.0"))
+    line = error_line(invoke("run", *SMALL), 1)
+    assert "guardprof needs torch >= 2.11, found 2.10.0" in line

@@ -215,6 +215,22 @@ def test_graph_break_target_finds_both_frames(tmp_path):
     assert load_report(out).guard_cost.calls[0].walk_depth == 2  # one entry per frame
 
 
+def test_entries_on_a_shared_wrapper_are_named_by_the_users_callable():
+    from guardprof.measure.run import measure
+    from guardprof.workload.spec import WorkloadSpec
+
+    spec = WorkloadSpec(kind="target", name="t", target=f"{TARGETS}:make_torch_module",
+                        backend="eager", dynamic=False, num_args=None, sizes=None,
+                        recompile_limit=16, number=5, repeat=2, device="cpu", seed=0)
+    report = measure(spec, cross_check=False, eager_baseline=False)
+    (frame,) = report.frames
+    assert frame.name == "Linear.forward" and frame.filename.endswith("torch/nn/modules/linear.py")
+    assert frame.entries_on is not None and frame.entries_on.name == "inner"
+    assert frame.entries_on.filename.endswith("torch/_dynamo/external_utils.py")
+    assert frame.code_key == (frame.entries_on.filename, frame.entries_on.firstlineno, "inner")
+    assert len(frame.entries) == 2
+
+
 def test_precompiled_target_is_reported_as_given():
     result = invoke("run", "--target", f"{TARGETS}:make_precompiled", "--repeat", "2",
                     "--number", "10", "--no-cross-check")

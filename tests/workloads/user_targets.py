@@ -36,6 +36,14 @@ def make_module():
     return guardprof.Workload(Small(), [(torch.randn(2, 4),)], name="small_mlp")
 
 
+def make_torch_module():
+    """A torch.nn module compiled directly: dynamo compiles it through its shared `inner`
+    wrapper (torch/_dynamo/external_utils.py), on every release."""
+    torch.manual_seed(0)
+    return guardprof.Workload(torch.nn.Linear(4, 4), [(torch.randn(2, 4),), (torch.randn(3, 4),)],
+                              name="linear")
+
+
 def make_precompiled():
     """Already compiled by the user: used as is; its original is the eager baseline."""
     compiled = torch.compile(add_scaled, backend="eager", dynamic=False)
