@@ -66,7 +66,8 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
         from guardprof.measure.run import measure
 
         with Progress(enabled=None if not quiet else False) as progress:
-            report = explained(measure(spec, progress, cross_check=not no_cross_check))
+            report = explained(measure(spec, progress, cross_check=not no_cross_check,
+                                       decomposition=True))
     if json_path is not None and load_path is None:
         save_report(report, json_path)
     click.echo(report.result_line if quiet else render(report), nl=quiet)

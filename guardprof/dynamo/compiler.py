@@ -60,17 +60,26 @@ def original_of(fn: Any) -> Any:
     return getattr(fn, "_torchdynamo_orig_callable", fn)
 
 
-def compile_fn(fn: Any, backend: str, dynamic: bool | None) -> Any:
+def compile_fn(fn: Any, backend: str, dynamic: bool | None,
+               guard_filter_fn: Callable[..., Any] | None = None) -> Any:
+    """torch.compile; `guard_filter_fn` (torch ≥ 2.8, any backend) drops the guards it rejects."""
     from torch._dynamo.exc import InvalidBackend
 
     from guardprof.errors import WorkloadUsageError
 
+    options = {"guard_filter_fn": guard_filter_fn} if guard_filter_fn is not None else None
     try:
-        return torch.compile(fn, backend=backend, dynamic=dynamic)
+        return torch.compile(fn, backend=backend, dynamic=dynamic, options=options)
     except InvalidBackend:
         known = ", ".join(torch._dynamo.list_backends())
         raise WorkloadUsageError(f"--backend {backend!r} is not a torch.compile backend "
                                  f"(known: {known})") from None
+
+
+def skip_all_guards_filter() -> Callable[..., Any] | None:
+    """The guard filter that drops every guard (`torch.compiler.skip_all_guards_unsafe`), or None
+    on a release without it."""
+    return getattr(torch.compiler, "skip_all_guards_unsafe", None)
 
 
 # --- cache entries --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 from guardprof.dynamo import cache, compile_log, compiler, guard_walk, profiler_events
 from guardprof.dynamo.compile_log import CompileRecorder
 from guardprof.measure.capture import Capture, capture_iteration, frame_naming
+from guardprof.measure.decomposition import decompose
 from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
 from guardprof.model.run_report import (
@@ -120,9 +121,11 @@ def measure(
     *,
     eager_baseline: bool = True,
     cross_check: bool = True,
+    decomposition: bool = False,
 ) -> GuardReport:
     return measure_warm(
-        warm(spec, progress), progress, eager_baseline=eager_baseline, cross_check=cross_check
+        warm(spec, progress), progress, eager_baseline=eager_baseline, cross_check=cross_check,
+        decomposition=decomposition,
     )
 
 
@@ -132,7 +135,10 @@ def measure_warm(
     *,
     eager_baseline: bool = True,
     cross_check: bool = True,
+    decomposition: bool = False,
 ) -> GuardReport:
+    """The run report; `decomposition` adds the hot-loop decomposition (after the headline
+    timing, which it must not disturb: its loops reorder the cache)."""
     spec, prepared = warmed.spec, warmed.prepared
     calls = prepared.calls
     lookups = _LookupEvents.plan(warmed.run_compiled(), len(calls))
@@ -163,6 +169,8 @@ def measure_warm(
         timer.time_block(block_s, progress)
     replayed = timer.result()
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
+    guard_cost = _guard_cost(replayed, len(calls))
+    decomposed = decompose(capture, prepared, guard_cost, progress) if decomposition else None
     progress.clear()
 
     per_iter = 1e6 / warmed.number
@@ -188,12 +196,13 @@ def measure_warm(
         environment=environment(spec.device),
         workload=workload_info(warmed),
         timing=timing,
-        guard_cost=_guard_cost(replayed, len(calls)),
+        guard_cost=guard_cost,
         cross_check=check,
         frames=_frames(capture, replayed, warmed.compiles, len(calls)),
         notes=notes,
         unattributed_reasons=list(warmed.compiles.trailing_reasons),
         dynamo_counters=warmed.compile_counters,
+        decomposition=decomposed,
     )
 
 

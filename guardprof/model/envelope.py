@@ -18,7 +18,7 @@ from typing import Any
 from guardprof.errors import GuardprofError
 from guardprof.fileio import read_json, write_text_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the run report's `decomposition`
 
 RUN = "guardprof-run"
 GUARDS = "guardprof-guards"

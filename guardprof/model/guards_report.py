@@ -4,7 +4,7 @@ Plain data, saved in the one envelope (`guardprof.model.envelope`, report_type "
 and loaded back into the same classes, so `--load` re-renders (and re-diffs) without torch.
 Times are µs (`_us`) or seconds (`_s`); each cost section names its method.
 
-JSON layout (schema 1):
+JSON layout (schema 2):
   report_type, schema_version, environment, workload, method (how each part was measured, the
   baselines subtracted), phases_s, notes, dynamo_counters (how they moved while compiling),
   diff (with --diff: rows of source, kind, fields, a, b),

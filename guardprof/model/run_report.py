@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from guardprof.model import envelope
+from guardprof.model.decomposition import Decomposition
 from guardprof.model.stats import SampleStats
 
 
@@ -197,6 +198,8 @@ class GuardReport:
     unattributed_reasons: list[str] = field(default_factory=list)
     # How torch._dynamo.utils.counters moved during warm-up (compilation); only what changed.
     dynamo_counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The compiled call taken apart in the hot loop (None: not measured, e.g. sweep points).
+    decomposition: Decomposition | None = None
 
     @property
     def entries(self) -> list[EntryReport]:
@@ -223,12 +226,6 @@ class GuardReport:
         per_call = self.timing.compiled_us_per_call
         return self.guard_cost.total_us_per_call / per_call if per_call > 0 else None
 
-    def guard_share_of_overhead(self) -> float | None:
-        overhead = self.timing.overhead_us_per_call
-        if overhead is None or overhead <= 0:
-            return None
-        return self.guard_cost.total_us_per_call / overhead
-
     def cross_check_ratio(self) -> float | None:
         replayed = self.guard_cost.total_us_per_call
         if self.cross_check.per_call_us is None or replayed <= 0:
@@ -252,7 +249,6 @@ def summary(report: GuardReport) -> dict[str, float | int | None]:
         "accepted_us_per_call": cost.accepted_us_per_call,
         "walk_depth_mean": cost.walk_depth_mean,
         "guard_share_of_call": report.guard_share_of_call(),
-        "guard_share_of_overhead": report.guard_share_of_overhead(),
         "profiler_us_per_call": report.cross_check.per_call_us,
         "profiler_to_replay_ratio": report.cross_check_ratio(),
         "cache_entries": report.entry_count,

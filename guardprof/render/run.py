@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from guardprof.model.run_report import FrameReport, GuardReport
+from guardprof.render import decomposition
 from guardprof.render.text_table import compress_indices, table
 
 
@@ -51,6 +52,9 @@ def render(report: GuardReport) -> str:
         f"threads, {env.cpu_count} CPUs"
     )
     lines.append(_workload_line(report))
+    if report.decomposition is not None:
+        lines += ["", *decomposition.section(report.decomposition,
+                                             report.guard_cost.rejected_checks_per_call)]
 
     # Timing
     lines += ["", f"Timing — {timing.method}"]
@@ -71,7 +75,6 @@ def render(report: GuardReport) -> str:
     # Guard cost
     lines += ["", f"Guard cost per call — {cost.method}"]
     share = report.guard_share_of_call()
-    over = report.guard_share_of_overhead()
     rows = [
         ["entries checked (walk depth)", f"{cost.walk_depth_mean:.1f}", "entries"],
         ["rejected entries", f"{cost.rejected_us_per_call:.1f}", "µs"],
@@ -80,8 +83,6 @@ def render(report: GuardReport) -> str:
     ]
     if share is not None:
         rows.append(["share of the compiled call", f"{100 * share:.0f}", "%"])
-    if over is not None:
-        rows.append(["share of the overhead over eager", f"{100 * over:.0f}", "%"])
     lines += table(rows, ["per call", "value", "unit"], "lrl")
     lines.append(
         f"  (subtracted per check: {cost.python_call_overhead_us:.2f} µs, the Python → pybind "

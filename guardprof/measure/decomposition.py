@@ -1,0 +1,239 @@
+"""The compiled call decomposed in the hot loop, by experiments that each remove one thing.
+
+Loops timed side by side, rounds alternated (order rotated each round) in one process, on the
+workload's own inputs in the workload's order, `timeit` as the headline is:
+
+- **compiled**: the real loop (every call walks the cache as in the benchmark);
+- **bypass**: each call runs its accepted entry's transformed code directly
+  (`types.FunctionType(entry.code, fn.__globals__)`), without dynamo's frame hook;
+- **one entry**: each input signature gets a copy of the function of its own, compiled and warmed
+  on that signature only, so every call walks one entry that accepts it;
+- **no guards**: the same copies compiled with every guard dropped
+  (`guard_filter_fn=torch.compiler.skip_all_guards_unsafe`: valid because each copy serves one
+  signature);
+- **twice**: the real compiled function, each input twice in a row: the first call of each pair
+  walks the cache as in the benchmark, the second finds its entry first.
+
+Every variant's results are checked equal to the compiled call's, and each copy must hold one
+entry. Per round: graph = bypass; dispatch floor = no guards − bypass; accepted check = one entry
+− no guards; rejected entries = compiled − one entry. The four are a chain of differences, so they
+sum to the compiled call by construction (`unattributed_us` is that sum's remainder, ≈ 0: it is
+bookkeeping, not evidence). The checks that count compare independent measures: the rejected
+entries again from the call order (2 × compiled − twice, in the real function: its second call
+repeats the same inputs at once, with warm caches, so it reads high), and the replay's rejected
+and accepted costs against these in-situ ones. Each figure is the median of its per-round values,
+with their quartiles.
+"""
+
+from __future__ import annotations
+
+import statistics
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from guardprof.dynamo import cache, compiler
+from guardprof.measure.capture import Capture
+from guardprof.model import decomposition as dm
+from guardprof.model.run_report import GuardCost
+from guardprof.progress import SILENT, Progress
+from guardprof.workload.runner import synchronize, time_loop
+from guardprof.workload.spec import make_standard_fn
+
+ROUNDS = 15
+ROUND_TARGET_S = 0.04  # each loop's round lasts about this long
+COPY_WARMUP = 3
+
+METHOD = (
+    f"hot-loop differential: five loops on the same inputs in the same order (compiled; each "
+    f"call's accepted entry's transformed code called directly; one compiled copy per input "
+    f"signature; the same copies with every guard dropped; each input twice in a row), timeit, "
+    f"{ROUNDS} rounds alternated in one process, results checked equal; each part the median of "
+    f"its per-round differences [quartiles]"
+)
+PART_METHODS = {
+    dm.GRAPH: "bypass: each call's accepted entry's transformed code called directly",
+    dm.DISPATCH_FLOOR: "no-guard copies − bypass: the torch.compile wrapper, frame hook and "
+                       "frame-locals mapping without guard work",
+    dm.ACCEPTED_CHECK: "one-entry copies − no-guard copies: the accepted entry's check",
+    dm.REJECTED_ENTRIES: "compiled − one-entry copies: the entries each call checks and "
+                         "rejects before the one that accepts it",
+}
+
+
+@dataclass
+class _Loop:
+    name: str
+    run: Callable[[], None]
+    calls: int  # calls per iteration
+    per_round_us: list[float]
+
+
+def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
+              progress: Progress = SILENT) -> dm.Decomposition:
+    """The decomposition of the standard workload's compiled call, or why it is not available."""
+    spec = prepared.spec
+    why = _unavailable(spec, prepared, capture)
+    if why:
+        return dm.Decomposition(False, 0.0, notes=[why])
+    fn, calls = prepared.workload.fn, prepared.calls
+    code = next(iter(capture.order_before))
+    by_id = {e.compile_id: e for e in capture.order_before[code]}
+    served = {inv.call_index: inv.served_by for inv in capture.invocations if inv.code is code}
+    reference = [prepared.compiled(*c.args, **c.kwargs) for c in calls]
+
+    progress.update("decomposition: the bypass (each entry's transformed code called directly)")
+    bypass = []
+    for i, call in enumerate(calls):
+        entry = by_id[served[i]]
+        direct = types.FunctionType(entry.output_code, fn.__globals__, fn.__name__,
+                                    fn.__defaults__, fn.__closure__)
+        bypass.append((direct, call))
+    notes: list[str] = []
+    groups = sorted(set(served.values()))
+    copies, bare = {}, {}
+    skip_all = compiler.skip_all_guards_filter()
+    for k, compile_id in enumerate(groups):
+        progress.update(f"decomposition: compiling one-entry copies ({k + 1}/{len(groups)})")
+        members = [calls[i] for i in range(len(calls)) if served[i] == compile_id]
+        copies[compile_id] = _copy(spec, f"<guardprof decomposition: {compile_id}>", members)
+        if skip_all is not None:
+            bare[compile_id] = _copy(spec, f"<guardprof decomposition, no guards: {compile_id}>",
+                                     members, skip_all)
+    one_entry = [(copies[served[i]][0], c) for i, c in enumerate(calls)]
+    no_guards = [(bare[served[i]][0], c) for i, c in enumerate(calls)] if bare else []
+    for name, pairs in (("bypass", bypass), ("one-entry copy", one_entry),
+                        ("no-guard copy", no_guards)):
+        for (f, call), expected in zip(pairs, reference, strict=False):
+            if not _same(f(*call.args, **call.kwargs), expected):
+                return dm.Decomposition(False, 0.0, notes=[
+                    f"the {name} of call {calls.index(call)} returned another result than the "
+                    "compiled call: no decomposition"])
+    twice = [(prepared.compiled, c) for c in calls for _ in (0, 1)]
+    loops = [
+        _Loop("compiled", prepared.iteration(prepared.compiled), len(calls), []),
+        _Loop("bypass", _iteration(bypass), len(calls), []),
+        _Loop("one entry", _iteration(one_entry), len(calls), []),
+        _Loop("twice", _iteration(twice), len(calls), []),  # per pair of calls
+    ]
+    if no_guards:
+        loops.append(_Loop("no guards", _iteration(no_guards), len(calls), []))
+    else:
+        notes.append(f"torch {compiler.torch_version()} has no guard_filter_fn / "
+                     "skip_all_guards_unsafe: dispatch floor and accepted check are one part")
+    entries_before = len(cache.cache_entries(code))
+    number = _number(loops[0].run, spec.device)
+    for r in range(ROUNDS):
+        shift = r % len(loops)
+        for loop in loops[shift:] + loops[:shift]:
+            progress.update(f"decomposition: round {r + 1}/{ROUNDS}, {loop.name}")
+            (seconds,) = time_loop(loop.run, number, 1, spec.device, loop.name)
+            loop.per_round_us.append(seconds * 1e6 / (number * loop.calls))
+    if len(cache.cache_entries(code)) != entries_before:
+        notes.append("the compiled function compiled new entries during the decomposition: "
+                     "its rounds include compilation")
+    for compile_id, (_, copy_code) in [*copies.items(), *bare.items()]:
+        if len(cache.cache_entries(copy_code)) != 1:
+            notes.append(f"a copy for entry {compile_id} holds "
+                         f"{len(cache.cache_entries(copy_code))} entries, not 1: the one-entry "
+                         "parts include walks")
+    return _result(loops, replayed, number, notes)
+
+
+def _unavailable(spec: Any, prepared: Any, capture: Capture) -> str | None:
+    if spec.kind != "standard":
+        return ("decomposition: only the standard workload yet (it needs a copy of the "
+                "function per input signature, which guardprof can build for `foo` only)")
+    if len(capture.order_before) != 1:
+        return "decomposition: the workload compiled more than one frame"
+    code = next(iter(capture.order_before))
+    if cache.is_torch_internal(code):
+        return "decomposition: the entries sit on a torch-internal wrapper"
+    if any(inv.served_by is None for inv in capture.invocations):
+        return "decomposition: some calls ran uncompiled (no entry accepted them)"
+    entries = {e.compile_id: e for e in capture.order_before[code]}
+    if any(entries[inv.served_by].output_code is None for inv in capture.invocations):
+        return f"decomposition: torch {compiler.torch_version()} exposes no entry code"
+    return None
+
+
+def _copy(spec: Any, filename: str, members: list, guard_filter: Any = None):
+    """A fresh `foo`, compiled as the workload is (plus `guard_filter`) and warmed on `members`."""
+    fn = make_standard_fn(spec.num_args, filename)
+    compiled = compiler.compile_fn(fn, spec.backend, spec.dynamic, guard_filter_fn=guard_filter)
+    for _ in range(COPY_WARMUP):
+        for call in members:
+            compiled(*call.args, **call.kwargs)
+    synchronize(spec.device)
+    return compiled, fn.__code__
+
+
+def _iteration(pairs: list) -> Callable[[], None]:
+    bound = [(f, c.args, c.kwargs) for f, c in pairs]
+
+    def run() -> None:
+        for f, args, kwargs in bound:
+            f(*args, **kwargs)
+
+    return run
+
+
+def _number(run: Callable[[], None], device: str) -> int:
+    """Iterations per round, so that the compiled loop's round lasts about ROUND_TARGET_S."""
+    (seconds,) = time_loop(run, 10, 1, device, "calibrating")
+    return max(5, round(ROUND_TARGET_S / max(seconds / 10, 1e-9)))
+
+
+def _same(a: Any, b: Any) -> bool:
+    import torch
+
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _stats(values: list[float]) -> tuple[float, float, float]:
+    """Median and quartiles of the per-round values."""
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values * 3)
+    return statistics.median(values), q1, q3
+
+
+def _part(name: str, values: list[float], method: str | None = None) -> dm.Part:
+    return dm.Part(name, *_stats(values), method or PART_METHODS[name])
+
+
+def _result(loops: list[_Loop], replayed: GuardCost, number: int,
+            notes: list[str]) -> dm.Decomposition:
+    by = {loop.name: loop.per_round_us for loop in loops}
+    rounds = range(len(by["compiled"]))
+    compiled, bypass, one = by["compiled"], by["bypass"], by["one entry"]
+    parts = [_part(dm.GRAPH, bypass)]
+    if "no guards" in by:
+        bare = by["no guards"]
+        parts.append(_part(dm.DISPATCH_FLOOR, [bare[r] - bypass[r] for r in rounds]))
+        parts.append(_part(dm.ACCEPTED_CHECK, [one[r] - bare[r] for r in rounds]))
+    else:
+        parts.append(_part(dm.DISPATCH_FLOOR, [one[r] - bypass[r] for r in rounds],
+                           "one-entry copies − bypass: dispatch and the accepted check"))
+    parts.append(_part(dm.REJECTED_ENTRIES, [compiled[r] - one[r] for r in rounds]))
+    compiled_us = statistics.median(compiled)
+    unattributed = compiled_us - sum(p.us for p in parts)
+    in_situ = {p.name: p.us for p in parts}
+    agreement = []
+    for name, replayed_us in ((dm.REJECTED_ENTRIES, replayed.rejected_us_per_call),
+                              (dm.ACCEPTED_CHECK, replayed.accepted_us_per_call)):
+        if name in in_situ:
+            ratio, verdict = dm.verdict(in_situ[name], replayed_us)
+            agreement.append(dm.Agreement(name, in_situ[name], replayed_us, ratio, verdict,
+                                          "guardprof's replay vs in situ"))
+    order_us = statistics.median([2 * compiled[r] - by["twice"][r] for r in rounds])
+    ratio, verdict = dm.verdict(in_situ[dm.REJECTED_ENTRIES], order_us)
+    agreement.append(dm.Agreement(
+        f"{dm.REJECTED_ENTRIES} (call order)", in_situ[dm.REJECTED_ENTRIES], order_us, ratio,
+        verdict, "2 × compiled − each input twice in a row, vs compiled − one-entry copies: two "
+                 "independent experiments (the repeated call runs with warm caches: reads high)"))
+    return dm.Decomposition(True, compiled_us, parts, unattributed, agreement, len(compiled),
+                            number, METHOD, notes)

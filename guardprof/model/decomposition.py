@@ -1,0 +1,58 @@
+"""The compiled call taken apart in the hot loop: graph, dynamo's dispatch, the guard checks.
+
+Each part comes from a differential experiment timed like the headline (see
+`guardprof.measure.decomposition`); `agreement` sets the replayed guard costs beside their in-situ
+counterparts. Times are µs per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GRAPH = "graph"
+DISPATCH_FLOOR = "dispatch_floor"
+REJECTED_ENTRIES = "rejected_entries"
+ACCEPTED_CHECK = "accepted_check"
+AGREE_WITHIN = 0.15  # replayed and in-situ figures "agree" within ±15%
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    us: float  # median over rounds of the per-round difference, per call
+    low: float  # 25th percentile of the per-round differences
+    high: float  # 75th percentile
+    method: str
+
+
+@dataclass(frozen=True)
+class Agreement:
+    name: str
+    in_situ_us: float
+    replayed_us: float  # the replay's figure, or a second in-situ estimate (`method` says)
+    ratio: float | None  # replayed / in situ
+    verdict: str  # "agree" | "disagree" | "n/a"
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    available: bool
+    compiled_us: float  # the compiled call in the decomposition's own rounds
+    parts: list[Part] = field(default_factory=list)
+    unattributed_us: float = 0.0
+    agreement: list[Agreement] = field(default_factory=list)
+    rounds: int = 0
+    number: int = 0  # iterations per round, every loop
+    method: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
+
+
+def verdict(in_situ: float, other: float) -> tuple[float | None, str]:
+    if in_situ <= 0:
+        return None, "n/a"
+    ratio = other / in_situ
+    return ratio, "agree" if abs(ratio - 1) <= AGREE_WITHIN else "disagree"

@@ -1,0 +1,53 @@
+"""The decomposition of the compiled call as text: the sum line, the parts, the agreements."""
+
+from __future__ import annotations
+
+from guardprof.model import decomposition as dm
+from guardprof.render.text_table import table
+
+LABELS = {
+    dm.GRAPH: "graph",
+    dm.DISPATCH_FLOOR: "dispatch floor",
+    dm.ACCEPTED_CHECK: "accepted check",
+    dm.REJECTED_ENTRIES: "rejected entries",
+}
+
+
+def sum_line(d: dm.Decomposition, rejected_per_call: float | None = None) -> str:
+    """`compiled 33.4 µs/call = graph 4.8 + dispatch floor … + … + unattributed …`."""
+    terms = []
+    for p in d.parts:
+        term = f"{LABELS.get(p.name, p.name)} {p.us:.1f}"
+        if p.name == dm.REJECTED_ENTRIES and rejected_per_call:
+            term += f" ({rejected_per_call:.0f} × {p.us / rejected_per_call:.2f})"
+        terms.append(term)
+    terms.append(f"unattributed {d.unattributed_us:.1f}")
+    return f"compiled {d.compiled_us:.1f} µs/call = " + " + ".join(terms)
+
+
+def section(d: dm.Decomposition, rejected_per_call: float | None = None) -> list[str]:
+    if not d.available:
+        return ["Decomposition of the compiled call — not measured: " + "; ".join(d.notes)]
+    lines = [f"Decomposition of the compiled call — {d.method}",
+             "  " + sum_line(d, rejected_per_call)]
+    rows = [[LABELS.get(p.name, p.name), f"{p.us:.1f}", f"[{p.low:.1f}, {p.high:.1f}]",
+             _share(p.us, d.compiled_us), p.method] for p in d.parts]
+    rows.append(["unattributed", f"{d.unattributed_us:.1f}", "",
+                 _share(d.unattributed_us, d.compiled_us),
+                 "compiled − the parts: 0 by construction (a chain of differences)"])
+    lines += table(rows, ["part", "µs/call", "quartiles", "share", "how"], "lrrrl")
+    lines.append(f"  {d.rounds} rounds × {d.number} iterations per loop; the parts add up by "
+                 "construction, so the sum checks nothing: the rows below do")
+    rows = [[a.name, f"{a.in_situ_us:.2f}", f"{a.replayed_us:.2f}",
+             "n/a" if a.ratio is None else f"{a.ratio:.2f}",
+             a.verdict if a.verdict != "disagree" else "DISAGREE", a.method] for a in d.agreement]
+    lines += ["", f"  Independent measures of the same parts (agree within "
+                  f"±{100 * dm.AGREE_WITHIN:.0f}%)"]
+    lines += ["  " + line for line in table(
+        rows, ["part", "in situ µs", "other µs", "ratio", "verdict", "other measure"], "lrrrll")]
+    lines += [f"  note: {n}" for n in d.notes]
+    return lines
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%" if whole > 0 else "n/a"
