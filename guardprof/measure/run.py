@@ -52,8 +52,9 @@ CROSS_CHECK_PASSES = 3
 REPLAY_BLOCKS = 3
 CROSS_CHECK_METHOD = (
     f"profiler events: torch.profiler 'TorchDynamo Cache Lookup' events in {CROSS_CHECK_PASSES} "
-    "passes spread between the compiled timing rounds (not during them), median of the "
-    "passes' median event × events per call"
+    "passes spread between the compiled timing rounds (not during them); per pass the sum of "
+    "every lookup event over the calls it covered, median over passes (a sum, because lookups "
+    "of different frames and walk depths differ in cost)"
 )
 
 
@@ -352,7 +353,9 @@ class _LookupEvents:
 
     run_once: Callable[[], None]
     iterations_per_pass: int
+    calls_per_iteration: int
     pass_medians_us: list[float] = field(default_factory=list)
+    pass_per_call_us: list[float] = field(default_factory=list)
     events: int = 0
     iterations: int = 0
     error: str | None = None
@@ -363,7 +366,7 @@ class _LookupEvents:
             CROSS_CHECK_MAX_ITERATIONS,
             max(1, math.ceil(CROSS_CHECK_MIN_CALLS / calls_per_iteration)),
         )
-        return cls(run_once, per_pass)
+        return cls(run_once, per_pass, calls_per_iteration)
 
     def record_pass(self) -> None:
         if self.error is not None:
@@ -378,10 +381,13 @@ class _LookupEvents:
         self.events += len(durations)
         if durations:
             self.pass_medians_us.append(float(np.median(durations)))
+            self.pass_per_call_us.append(
+                sum(durations) / (self.iterations_per_pass * self.calls_per_iteration))
 
     def cross_check(self, calls_per_iteration: int) -> CrossCheck:
         base = dict(method=CROSS_CHECK_METHOD, iterations=self.iterations,
-                    pass_medians_us=list(self.pass_medians_us))
+                    pass_medians_us=list(self.pass_medians_us),
+                    pass_per_call_us=list(self.pass_per_call_us))
         if self.error is not None:
             return CrossCheck(available=False, note=self.error, **base)
         if not self.pass_medians_us:
@@ -392,7 +398,7 @@ class _LookupEvents:
                 **base,
             )
         median = float(np.median(self.pass_medians_us))
-        per_call = median * self.events / (self.iterations * calls_per_iteration)
+        per_call = float(np.median(self.pass_per_call_us))
         return CrossCheck(
             available=True,
             events=self.events,

@@ -127,8 +127,9 @@ class CrossCheck:
     iterations: int = 0
     events: int = 0
     median_event_us: float | None = None  # median over passes of each pass's median event
-    per_call_us: float | None = None  # median event × events per call
+    per_call_us: float | None = None  # median over passes of (the pass's events summed / calls)
     pass_medians_us: list[float] = field(default_factory=list)
+    pass_per_call_us: list[float] = field(default_factory=list)
     tolerance: float = 0.15
 
 

@@ -95,11 +95,11 @@ def render(report: GuardReport) -> str:
         verdict = (
             "agree" if ratio is not None and abs(ratio - 1) <= check.tolerance else "DISAGREE"
         )
-        passes = ", ".join(f"{m:.1f}" for m in check.pass_medians_us)
+        passes = ", ".join(f"{m:.1f}" for m in check.pass_per_call_us)
         lines.append(
-            f"  {check.events} events over {check.iterations} iterations; pass medians "
-            f"[{passes}] µs → median event {_us(check.median_event_us)} µs → "
-            f"{_us(check.per_call_us)} µs/call vs replayed "
+            f"  {check.events} events over {check.iterations} iterations; per pass, events "
+            f"summed per call [{passes}] µs → median {_us(check.per_call_us)} µs/call (median "
+            f"event {_us(check.median_event_us)} µs) vs replayed "
             f"{cost.total_us_per_call:.1f} µs/call: ratio {_ratio(ratio)} → {verdict} "
             f"(tolerance ±{100 * check.tolerance:.0f}%)"
         )

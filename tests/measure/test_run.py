@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -89,15 +90,21 @@ def test_recompile_reasons_name_the_failing_guard(standard_small_report):
     assert len(entries["0/3"].recompile_reasons) == 3  # every existing entry rejected it
 
 
-def test_replay_and_profiler_agree_roughly(standard_small_report):
-    """Both measure the same lookups by different means. The profiler's event also spans
-    dynamo's lookup work outside the guard checks and its own recording cost: on this 2-core
-    machine (torch 2.13) it read 1.2–1.6× the replay. 0.5–2.5× is what we assert, so a broken
-    replay (off by an order of magnitude, or zero) fails."""
-    r = standard_small_report
-    assert r.cross_check.available, r.cross_check.note
-    assert r.cross_check.events >= 200
-    assert 0.5 <= r.cross_check_ratio() <= 2.5
+def test_profiler_cross_check_sums_every_lookup(standard_small_report):
+    """The profiler figure is what the product says it is: per pass the events summed over the
+    calls the pass covered, the median over passes; and the printed verdict is the ±15% rule.
+    (The two measures need not agree: on this machine the profiler reads 1.2–1.4× the replay,
+    and the report says DISAGREE; the decomposition's in-situ figures are the reference.)"""
+    from guardprof.render.run import render
+
+    c = standard_small_report.cross_check
+    assert c.available, c.note
+    assert c.events >= 200 and len(c.pass_per_call_us) == len(c.pass_medians_us) >= 2
+    assert c.per_call_us == pytest.approx(statistics.median(c.pass_per_call_us))
+    ratio = standard_small_report.cross_check_ratio()
+    assert c.tolerance == 0.15
+    verdict = "agree" if abs(ratio - 1) <= 0.15 else "DISAGREE"
+    assert f"ratio {ratio:.2f} → {verdict}" in render(standard_small_report)
 
 
 def test_json_round_trips_into_the_same_dataclasses(standard_small_report, tmp_path):
