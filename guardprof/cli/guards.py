@@ -32,11 +32,15 @@ COMPILE_ID = re.compile(r"\[?\d+/\d+(?:_\d+)?\]?")  # dynamo's frame/attempt, e.
 @click.option("--load", "load_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, metavar="PATH",
               help="Re-render a saved guards --json report instead of running.")
+@click.option("--ablate", is_flag=True,
+              help="Also drop groups of guards with guard_filter_fn (standard workload) and time "
+                   "the saving in the hot loop, beside what the per-kind split gave them.")
 @click.option("--quiet", "-q", is_flag=True,
               help="Print only the result lines (one per frame: entries, guards, guard µs/call): "
                    "no progress, no report.")
 def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: int | None,
-           top: int, json_path: Path | None, load_path: Path | None, quiet: bool) -> None:
+           top: int, json_path: Path | None, load_path: Path | None, ablate: bool,
+           quiet: bool) -> None:
     """Guard trees, cost by guard kind, recompile reasons and diffs for each cache entry.
 
     Each guard kind's cost is measured on the captured iteration's own values and reconciled
@@ -68,7 +72,7 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
         from guardprof.measure.guards import collect
 
         with Progress(enabled=False if quiet else None) as progress:
-            report = collect(spec, progress)
+            report = collect(spec, progress, ablations=ablate)
     known = [e.compile_id for _, e in report.entries()]
     for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
         if report.find_entry(wanted) is None:

@@ -6,13 +6,14 @@ This is the only reader of torch's guard-manager objects and their printed forms
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from guardprof.dynamo.compiler import torch_version
 
-_KIND_LINE = re.compile(r"\+- ([A-Z][A-Z0-9_]*): (.*)$", re.M)
+_KIND_LINE = re.compile(r"^((?:\| )*)\+- ([A-Z][A-Z0-9_]*): (.*)$", re.M)
 
 # Guard kinds whose name differs by release: one name in guardprof's reports, the release's own
 # shown beside it. torch 2.11 checks a tensor's dynamic-dimension markers with its generic
@@ -33,8 +34,13 @@ def normalized_kind(kind: str, code_parts: list[str]) -> str:
 def guard_kind_counts(tree: str) -> dict[str, int]:
     """Guards by (normalised) kind, counted as the guard tree prints them (one line per code
     part)."""
-    return dict(collections.Counter(normalized_kind(kind, [code]) for kind, code
-                                    in _KIND_LINE.findall(tree)))
+    kinds = []
+    for depth, kind, code in _KIND_LINE.findall(tree):
+        if not depth and kind == "LAMBDA_GUARD":  # printed beside the root: the epilogue
+            kinds.append(SYMBOLIC_SHAPES)
+        else:
+            kinds.append(normalized_kind(kind, [code]))
+    return dict(collections.Counter(kinds))
 
 
 # --- compilation records and recompile reasons ----------------------------------------------
@@ -86,6 +92,17 @@ def _raw_leaf(guard: Any) -> RawLeaf:
     kind = normalized_kind(torch_kind, parts)
     return RawLeaf(kind, parts, guard, relational, callable(guard),
                    torch_kind if kind != torch_kind else None)
+
+
+# The root's epilogue lambda guards check symbolic shapes (dynamo's SHAPE_ENV guard); torch
+# calls them LAMBDA_GUARD like the ambient lambda guards in the tree, which cost otherwise.
+SYMBOLIC_SHAPES = "SYMBOLIC_SHAPES"
+
+
+def _epilogue_leaf(leaf: RawLeaf) -> RawLeaf:
+    if leaf.kind != "LAMBDA_GUARD":
+        return leaf
+    return dataclasses.replace(leaf, kind=SYMBOLIC_SHAPES, torch_kind=leaf.kind)
 
 
 def _type_name(manager: Any) -> str:
@@ -157,7 +174,7 @@ def walk_guard_tree(guard_manager: Any) -> RawTree:
         )
     tree = RawTree(_raw_manager(root, None, notes), [], notes)
     if hasattr(root, "get_epilogue_lambda_guards"):
-        tree.epilogue = [_raw_leaf(g) for g in root.get_epilogue_lambda_guards()]
+        tree.epilogue = [_epilogue_leaf(_raw_leaf(g)) for g in root.get_epilogue_lambda_guards()]
     return tree
 
 

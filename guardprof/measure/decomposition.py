@@ -35,6 +35,7 @@ from typing import Any
 
 from guardprof.dynamo import cache, compiler
 from guardprof.measure.capture import Capture
+from guardprof.measure.loops import calibrated_number, iteration_of, same_result
 from guardprof.model import decomposition as dm
 from guardprof.model.run_report import GuardCost
 from guardprof.progress import SILENT, Progress
@@ -106,24 +107,24 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
     for name, pairs in (("bypass", bypass), ("one-entry copy", one_entry),
                         ("no-guard copy", no_guards)):
         for (f, call), expected in zip(pairs, reference, strict=False):
-            if not _same(f(*call.args, **call.kwargs), expected):
+            if not same_result(f(*call.args, **call.kwargs), expected):
                 return dm.Decomposition(False, 0.0, notes=[
                     f"the {name} of call {calls.index(call)} returned another result than the "
                     "compiled call: no decomposition"])
     twice = [(prepared.compiled, c) for c in calls for _ in (0, 1)]
     loops = [
         _Loop("compiled", prepared.iteration(prepared.compiled), len(calls), []),
-        _Loop("bypass", _iteration(bypass), len(calls), []),
-        _Loop("one entry", _iteration(one_entry), len(calls), []),
-        _Loop("twice", _iteration(twice), len(calls), []),  # per pair of calls
+        _Loop("bypass", iteration_of(bypass), len(calls), []),
+        _Loop("one entry", iteration_of(one_entry), len(calls), []),
+        _Loop("twice", iteration_of(twice), len(calls), []),  # per pair of calls
     ]
     if no_guards:
-        loops.append(_Loop("no guards", _iteration(no_guards), len(calls), []))
+        loops.append(_Loop("no guards", iteration_of(no_guards), len(calls), []))
     else:
         notes.append(f"torch {compiler.torch_version()} has no guard_filter_fn / "
                      "skip_all_guards_unsafe: dispatch floor and accepted check are one part")
     entries_before = len(cache.cache_entries(code))
-    number = _number(loops[0].run, spec.device)
+    number = calibrated_number(loops[0].run, spec.device, ROUND_TARGET_S)
     for r in range(ROUNDS):
         shift = r % len(loops)
         for loop in loops[shift:] + loops[:shift]:
@@ -167,32 +168,6 @@ def _copy(spec: Any, filename: str, members: list, guard_filter: Any = None):
             compiled(*call.args, **call.kwargs)
     synchronize(spec.device)
     return compiled, fn.__code__
-
-
-def _iteration(pairs: list) -> Callable[[], None]:
-    bound = [(f, c.args, c.kwargs) for f, c in pairs]
-
-    def run() -> None:
-        for f, args, kwargs in bound:
-            f(*args, **kwargs)
-
-    return run
-
-
-def _number(run: Callable[[], None], device: str) -> int:
-    """Iterations per round, so that the compiled loop's round lasts about ROUND_TARGET_S."""
-    (seconds,) = time_loop(run, 10, 1, device, "calibrating")
-    return max(5, round(ROUND_TARGET_S / max(seconds / 10, 1e-9)))
-
-
-def _same(a: Any, b: Any) -> bool:
-    import torch
-
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.shape == b.shape and bool(torch.equal(a, b))
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
 
 
 def _stats(values: list[float]) -> tuple[float, float, float]:

@@ -16,6 +16,7 @@ from guardprof.dynamo import guard_walk
 from guardprof.dynamo.guard_tree import LiveTree, build_entry_tree
 from guardprof.dynamo.recompiles import failing_guards
 from guardprof.errors import GuardprofError
+from guardprof.measure.ablation import ablate
 from guardprof.measure.capture import Capture, capture_iteration, frame_naming
 from guardprof.measure.guard_cost import CostResult, cost_checks
 from guardprof.measure.replay import replay
@@ -35,13 +36,17 @@ from guardprof.progress import SILENT, Progress
 from guardprof.workload.spec import WorkloadSpec
 
 
-def collect(spec: WorkloadSpec, progress: Progress = SILENT) -> GuardsReport:
+def collect(spec: WorkloadSpec, progress: Progress = SILENT, *,
+            ablations: bool = False) -> GuardsReport:
     # guards needs no timing loop: skip `warm`'s calibration of iterations per round.
     return collect_warm(warm(dataclasses.replace(spec, number=spec.number or 1), progress),
-                        progress)
+                        progress, ablations=ablations)
 
 
-def collect_warm(warmed: WarmWorkload, progress: Progress = SILENT) -> GuardsReport:
+def collect_warm(warmed: WarmWorkload, progress: Progress = SILENT, *,
+                 ablations: bool = False) -> GuardsReport:
+    """The guards report; `ablations` adds the guard_filter_fn ablations (`measure.ablation`),
+    timed in the hot loop against the per-kind split measured here."""
     prepared = warmed.prepared
     calls = prepared.calls
     progress.update("capturing one iteration's frames and cache order")
@@ -94,6 +99,13 @@ def collect_warm(warmed: WarmWorkload, progress: Progress = SILENT) -> GuardsRep
         notes.append(f"{len(warmed.compiles.trailing_reasons)} guard failures led to no new "
                      "entry (recompile limit reached?): "
                      + "; ".join(warmed.compiles.trailing_reasons[:3]))
+    ablated = None
+    if ablations:
+        start = time.perf_counter()
+        ablated = ablate(warmed.spec, calls, [f.loop_cost for f in frames if f.loop_cost],
+                         progress)
+        phases["ablation_s"] = time.perf_counter() - start
+        progress.clear()
     return GuardsReport(
         environment=environment(warmed.spec.device),
         workload=_workload(warmed),
@@ -102,6 +114,7 @@ def collect_warm(warmed: WarmWorkload, progress: Progress = SILENT) -> GuardsRep
         phases_s=phases,
         notes=notes,
         dynamo_counters=warmed.compile_counters,
+        ablations=ablated,
     )
 
 

@@ -7,11 +7,12 @@ Times are µs (`_us`) or seconds (`_s`); each cost section names its method.
 JSON layout (schema 2):
   report_type, schema_version, environment, workload, method (how each part was measured, the
   baselines subtracted), phases_s, notes, dynamo_counters (how they moved while compiling),
-  diff (with --diff: rows of source, kind, fields, a, b),
-  frames[]: name, filename, firstlineno, calls, loop_cost, variation,
+  diff (with --diff: rows of source, kind, fields, a, b), ablations (with --ablate: per guard
+  group, saved µs/call in the hot loop beside the attributed µs/call),
+  frames[]: name, filename, firstlineno, entries_on, calls, loop_cost, variation,
     entries[] (cache order): compile_id, position, code_parts_by_kind, torch_code_parts,
       leaf_guards, managers, serves_calls, tree (ManagerNode: source, manager_type, accessor,
-      type_name, cost_us, subtree_cost_us, leaves[] (LeafNode: kind, code_parts, origin,
+      type_name, cost_us, subtree_cost_us, leaves[] (LeafNode: kind, torch_kind, code_parts, origin,
       relational, repeat, cost_us, status), children[]), epilogue[], relational[],
       pass_cost / fail_cost (CheckCost: whole_isolated_us, whole_replayed_us, parts[]),
       torch_reasons[], failing_guards[] (per earlier entry: all its guards that fail on this
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from guardprof.model import envelope
+from guardprof.model.ablation import Ablations
 from guardprof.model.run_report import CodeLocation, Environment
 
 # Leaf status values.
@@ -273,6 +275,7 @@ class GuardsReport:
     phases_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     diff: EntryDiff | None = None
+    ablations: Ablations | None = None  # with --ablate: guard groups dropped, hot-loop saving
     dynamo_counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def entries(self) -> Iterator[tuple[FrameGuards, EntryGuards]]:

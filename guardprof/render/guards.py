@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from guardprof.model.ablation import Ablations
 from guardprof.model.guards_report import (
     TIMED,
     CheckCost,
@@ -39,8 +40,31 @@ def render(
         lines += ["", *_entry_section(frame, chosen, report, depth, top)]
     if report.diff is not None:
         lines += ["", *render_diff(report.diff, top)]
+    if report.ablations is not None:
+        lines += ["", *render_ablations(report.ablations)]
     lines += ["", *_method(report)]
     return "\n".join(lines) + "\n"
+
+
+def render_ablations(a: Ablations) -> list[str]:
+    lines = [f"Ablations — {a.method}"]
+    if a.note:
+        return lines + [f"  {a.note}"]
+    rows = []
+    for r in a.results:
+        if not r.valid:
+            rows.append([r.group, f"{r.entries} → {r.entries_without}", "-", "-", "-", "-",
+                         r.note or ""])
+            continue
+        rows.append([r.group, f"{r.entries} → {r.entries_without}",
+                     f"{r.saved_us:.2f} [{r.saved_low:.2f}, {r.saved_high:.2f}]",
+                     f"{r.attributed_us:.2f}", "n/a" if r.ratio is None else f"{r.ratio:.2f}",
+                     r.verdict if r.verdict != "disagree" else "DISAGREE",
+                     ", ".join(r.kinds)])
+    lines += table(rows, ["group", "entries", "saved µs/call (hot loop)", "attributed µs/call",
+                          "ratio", "verdict", "kinds"], "llrrrll")
+    lines.append(f"  {a.rounds} rounds × {a.number} iterations each; agree: within ±15%")
+    return lines
 
 
 def result_lines(report: GuardsReport) -> str:

@@ -76,3 +76,19 @@ def test_a_target_gets_a_note_instead(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Decomposition of the compiled call — not measured: decomposition: only the " \
            "standard workload yet" in result.output
+
+
+def test_ablations_time_a_valid_group_and_refuse_a_structure_change():
+    from guardprof.measure.guards import collect
+
+    report = collect(small_spec(), ablations=True)
+    by = {a.group: a for a in report.ablations.results}
+    ambient, tensors = by["ambient state"], by["tensors"]
+    # dropping TENSOR_MATCH collapses the entries: refused, not timed
+    assert not tensors.valid and tensors.entries == 4 and tensors.entries_without == 1
+    assert "changes the cache: 4 entries → 1" in tensors.note and tensors.saved_us is None
+    # the ambient guards: same entries, same results, a saving and an attribution side by side
+    assert ambient.valid and ambient.entries == ambient.entries_without == 4
+    assert ambient.saved_low <= ambient.saved_us <= ambient.saved_high
+    assert ambient.attributed_us > 0
+    assert ambient.verdict == ("agree" if abs(ambient.ratio - 1) <= 0.15 else "disagree")

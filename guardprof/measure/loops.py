@@ -1,0 +1,35 @@
+"""Small pieces the differential experiments share: a loop over (callable, call) pairs, its
+iterations per round, and whether two results are the same."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from guardprof.workload.runner import time_loop
+
+
+def iteration_of(pairs: list) -> Callable[[], None]:
+    bound = [(f, c.args, c.kwargs) for f, c in pairs]
+
+    def run() -> None:
+        for f, args, kwargs in bound:
+            f(*args, **kwargs)
+
+    return run
+
+
+def calibrated_number(run: Callable[[], None], device: str, target_s: float) -> int:
+    """Iterations per round, so that `run`'s round lasts about `target_s`."""
+    (seconds,) = time_loop(run, 10, 1, device, "calibrating")
+    return max(5, round(target_s / max(seconds / 10, 1e-9)))
+
+
+def same_result(a: Any, b: Any) -> bool:
+    import torch
+
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
