@@ -45,6 +45,7 @@ from guardprof.workload.spec import make_standard_fn
 ROUNDS = 12
 ROUND_TARGET_S = 0.025  # each loop's round lasts about this long (the run stays ≤ 15 s)
 COPY_WARMUP = 3
+COPY_LINE_SHIFT = 100_000  # a target copy's first line: far from any real one
 
 METHOD = (
     f"hot-loop differential: five loops on the same inputs in the same order (compiled; each "
@@ -73,7 +74,8 @@ class _Loop:
 
 def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
               progress: Progress = SILENT) -> dm.Decomposition:
-    """The decomposition of the standard workload's compiled call, or why it is not available."""
+    """The decomposition of the compiled call (the standard workload, or a target that is one
+    plain function compiling one frame), or why it is not available."""
     spec = prepared.spec
     why = _unavailable(spec, prepared, capture)
     if why:
@@ -90,6 +92,7 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
         entry = by_id[served[i]]
         direct = types.FunctionType(entry.output_code, fn.__globals__, fn.__name__,
                                     fn.__defaults__, fn.__closure__)
+        direct.__kwdefaults__ = fn.__kwdefaults__
         bypass.append((direct, call))
     notes: list[str] = []
     groups = sorted(set(served.values()))
@@ -98,9 +101,11 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
     for k, compile_id in enumerate(groups):
         progress.update(f"decomposition: compiling one-entry copies ({k + 1}/{len(groups)})")
         members = [calls[i] for i in range(len(calls)) if served[i] == compile_id]
-        copies[compile_id] = _copy(spec, f"<guardprof decomposition: {compile_id}>", members)
+        copies[compile_id] = _copy(prepared, 2 * k, f"<guardprof decomposition: {compile_id}>",
+                                   members)
         if skip_all is not None:
-            bare[compile_id] = _copy(spec, f"<guardprof decomposition, no guards: {compile_id}>",
+            bare[compile_id] = _copy(prepared, 2 * k + 1,
+                                     f"<guardprof decomposition, no guards: {compile_id}>",
                                      members, skip_all)
     one_entry = [(copies[served[i]][0], c) for i, c in enumerate(calls)]
     no_guards = [(bare[served[i]][0], c) for i, c in enumerate(calls)] if bare else []
@@ -143,12 +148,19 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
 
 
 def _unavailable(spec: Any, prepared: Any, capture: Capture) -> str | None:
-    if spec.kind != "standard":
-        return ("decomposition: only the standard workload yet (it needs a copy of the "
-                "function per input signature, which guardprof can build for `foo` only)")
+    fn = prepared.workload.fn
+    if prepared.compiled_as_given:
+        return ("decomposition: the target is a torch.compile result, used as is: guardprof "
+                "cannot compile copies of it")
+    if spec.kind != "standard" and not isinstance(fn, types.FunctionType):
+        return (f"decomposition: the target is a {type(fn).__name__}, not a plain function: "
+                "guardprof can build the per-signature copies only for functions yet")
     if len(capture.order_before) != 1:
-        return "decomposition: the workload compiled more than one frame"
+        return ("decomposition: the workload compiled more than one frame (a graph break): "
+                "per-frame decompositions are not built yet")
     code = next(iter(capture.order_before))
+    if spec.kind != "standard" and code is not fn.__code__:
+        return "decomposition: the compiled frame is not the target function's own code"
     if cache.is_torch_internal(code):
         return "decomposition: the entries sit on a torch-internal wrapper"
     if any(inv.served_by is None for inv in capture.invocations):
@@ -159,9 +171,25 @@ def _unavailable(spec: Any, prepared: Any, capture: Capture) -> str | None:
     return None
 
 
-def _copy(spec: Any, filename: str, members: list, guard_filter: Any = None):
-    """A fresh `foo`, compiled as the workload is (plus `guard_filter`) and warmed on `members`."""
-    fn = make_standard_fn(spec.num_args, filename)
+def _fresh_function(prepared: Any, n: int, filename: str) -> types.FunctionType:
+    """A copy of the workload's function on a code object of its own (dynamo keeps its cache on
+    the code object): the standard `foo` rebuilt under `filename`; a target's function with its
+    code's first line moved (so dynamo's per-(file, line, name) state is its own too)."""
+    if prepared.spec.kind == "standard":
+        return make_standard_fn(prepared.spec.num_args, filename)
+    fn = prepared.workload.fn
+    code = fn.__code__.replace(co_firstlineno=fn.__code__.co_firstlineno + COPY_LINE_SHIFT + n)
+    clone = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__,
+                               fn.__closure__)
+    clone.__kwdefaults__ = fn.__kwdefaults__
+    return clone
+
+
+def _copy(prepared: Any, n: int, filename: str, members: list, guard_filter: Any = None):
+    """A fresh copy of the function, compiled as the workload is (plus `guard_filter`) and
+    warmed on `members`."""
+    spec = prepared.spec
+    fn = _fresh_function(prepared, n, filename)
     compiled = compiler.compile_fn(fn, spec.backend, spec.dynamic, guard_filter_fn=guard_filter)
     for _ in range(COPY_WARMUP):
         for call in members:

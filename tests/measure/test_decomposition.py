@@ -3,7 +3,7 @@
 Timing figures are not asserted (a shared 2-core machine); what is asserted is what the product
 claims: every variant ran and matched the compiled call's results, each copy held one entry, the
 parts are the four named ones, independent measures carry the ±15% verdict they are printed with,
-and targets the experiment cannot be built for say so.
+and targets the experiment cannot be built for (modules, graph breaks) say so.
 """
 
 from __future__ import annotations
@@ -70,12 +70,27 @@ def test_the_text_report_leads_with_the_decomposition(decomposed, tmp_path):
     assert "0 by construction" in text  # the sum is bookkeeping, and says so
 
 
-def test_a_target_gets_a_note_instead(tmp_path):
-    result = CliRunner().invoke(main, ["run", "--target", f"{TARGETS}:make", "--backend", "eager",
-                                       "--repeat", "2", "--number", "5", "--no-cross-check"])
+def test_targets_a_plain_function_is_decomposed_a_module_gets_a_note():
+    from guardprof.workload.spec import WorkloadSpec
+
+    def target(name):
+        return WorkloadSpec(kind="target", name="t", target=f"{TARGETS}:{name}", backend="eager",
+                            dynamic=False, num_args=None, sizes=None, recompile_limit=16,
+                            number=5, repeat=2, device="cpu", seed=0)
+
+    plain = measure(target("make"), cross_check=False, eager_baseline=False, decomposition=True)
+    assert plain.decomposition.available, plain.decomposition.notes
+    assert plain.decomposition.part(dm.GRAPH).us > 0
+    module = measure(target("make_module"), cross_check=False, eager_baseline=False,
+                     decomposition=True)
+    assert not module.decomposition.available
+    assert "not a plain function" in module.decomposition.notes[0]
+    result = CliRunner().invoke(main, ["run", "--target", f"{TARGETS}:make_graph_break",
+                                       "--backend", "eager", "--repeat", "2", "--number", "5",
+                                       "--no-cross-check"])
     assert result.exit_code == 0, result.output
-    assert "Decomposition of the compiled call — not measured: decomposition: only the " \
-           "standard workload yet" in result.output
+    assert "Decomposition of the compiled call — not measured: decomposition: the workload " \
+           "compiled more than one frame (a graph break)" in result.output
 
 
 def test_ablations_time_a_valid_group_and_refuse_a_structure_change():
