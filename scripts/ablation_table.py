@@ -2,7 +2,7 @@
 """The README's ablation table: guard groups dropped with guard_filter_fn, the hot-loop saving
 beside what guardprof's per-kind split gave those guards (`guardprof guards --ablate`).
 
-    python scripts/ablation_table.py             # standard workload, static and --dynamic
+    python scripts/ablation_table.py             # standard (static, --dynamic) and dict_int
     python scripts/ablation_table.py --runs 3
 """
 
@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WORKLOADS = {"standard": [], "standard --dynamic": ["--dynamic"]}
+WORKLOADS = {"standard": [], "standard --dynamic": ["--dynamic"],
+             "dict_int": ["--target", f"{REPO / 'tests' / 'workloads' / 'dict_int.py'}:make"]}
 
 
 def main() -> int:

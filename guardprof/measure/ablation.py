@@ -1,7 +1,8 @@
 """Guard groups dropped one at a time with `guard_filter_fn`, timed in the hot loop.
 
-An independent check of the per-kind split: two fresh copies of the standard workload's `foo`,
-compiled as the workload is, one with every guard and one whose `guard_filter_fn` drops a group;
+An independent check of the per-kind split: two fresh copies of the workload's function (the
+standard `foo`, or a target that is a plain function), compiled as the workload is, one with
+every guard and one whose `guard_filter_fn` drops a group;
 both warmed on the workload's calls, then timed in alternated rounds on the same inputs in the
 same order. The saving (every guard − without the group) is set beside what the per-kind
 attribution gave those guards. An ablation is valid only if the copy without the group holds the
@@ -12,17 +13,22 @@ reported as such, not timed.
 
 from __future__ import annotations
 
-import statistics
+import types
 from typing import Any
 
 from guardprof.dynamo import cache, compiler
-from guardprof.measure.loops import calibrated_number, iteration_of, same_result
+from guardprof.measure.decomposition import compiled_copy
+from guardprof.measure.loops import (
+    calibrated_number,
+    iteration_of,
+    median_and_quartiles,
+    same_result,
+)
 from guardprof.model import decomposition as dm
 from guardprof.model.ablation import Ablation, Ablations
 from guardprof.model.guards_report import LoopCost
 from guardprof.progress import SILENT, Progress
 from guardprof.workload.runner import time_loop
-from guardprof.workload.spec import make_standard_fn
 
 ROUNDS = 12
 ROUND_TARGET_S = 0.03
@@ -41,41 +47,44 @@ GROUPS = {
     ),
 }
 METHOD = (
-    f"guard_filter_fn ablation: a copy of foo compiled with every guard and one without the "
-    f"group, both warmed on the workload's calls, {ROUNDS} rounds alternated on the same inputs "
-    f"in the same order; saving = median of per-round differences [quartiles], per call; valid "
-    f"only if entries and results are unchanged; ratio = attributed / saved"
+    f"guard_filter_fn ablation: a copy of the function compiled with every guard and one "
+    f"without the group, both warmed on the workload's calls, {ROUNDS} rounds alternated on the "
+    f"same inputs in the same order; saving = median of per-round differences [quartiles], per "
+    f"call; valid only if entries and results are unchanged; ratio = attributed / saved"
 )
 
 
-def ablate(spec: Any, calls: list, loops: list[LoopCost],
-           progress: Progress = SILENT) -> Ablations:
-    if spec.kind != "standard":
-        return Ablations(METHOD, 0, 0, note="ablations: only the standard workload yet (each "
-                         "needs fresh copies of the function, which guardprof builds for foo)")
+def ablate(prepared: Any, loops: list[LoopCost], progress: Progress = SILENT) -> Ablations:
+    spec, calls = prepared.spec, prepared.calls
+    fn = prepared.workload.fn
+    if prepared.compiled_as_given or (spec.kind != "standard"
+                                      and not isinstance(fn, types.FunctionType)):
+        return Ablations(METHOD, 0, 0, note="ablations: only the standard workload or a target "
+                         "that is a plain function (each needs fresh copies of the function)")
     if compiler.skip_all_guards_filter() is None:
         return Ablations(METHOD, 0, 0, note=f"torch {compiler.torch_version()} has no "
                          "guard_filter_fn")
     progress.update("ablation: compiling a copy with every guard")
-    full, full_code = _copy(spec, "<guardprof ablation: every guard>", calls, None)
+    full, full_code = compiled_copy(prepared, 0, "<guardprof ablation: every guard>", calls)
     reference = [full(*c.args, **c.kwargs) for c in calls]
     run_full = iteration_of([(full, c) for c in calls])
     number = calibrated_number(run_full, spec.device, ROUND_TARGET_S)
     results = []
-    for group, (types, kinds) in GROUPS.items():
+    for group, (guard_types, kinds) in GROUPS.items():
         progress.update(f"ablation: compiling a copy without {group}")
-        dropped, seen = frozenset(types), []
+        dropped, seen = frozenset(guard_types), []
 
         def keep(entries, d=dropped, seen=seen):
             kept = [e.guard_type not in d for e in entries]
             seen.append(kept.count(False))
             return kept
 
-        without, code = _copy(spec, f"<guardprof ablation: without {group}>", calls, keep)
+        without, code = compiled_copy(prepared, 1 + len(results),
+                                      f"<guardprof ablation: without {group}>", calls, keep)
         n_full, n_without = len(cache.cache_entries(full_code)), len(cache.cache_entries(code))
         same = all(same_result(without(*c.args, **c.kwargs), r) for c, r in zip(calls, reference,
                                                                           strict=True))
-        base = dict(group=group, guard_types=list(types), kinds=list(kinds),
+        base = dict(group=group, guard_types=list(guard_types), kinds=list(kinds),
                     entries=n_full, entries_without=n_without)
         in_tree = any(k.kind in kinds and k.checks for loop in loops for k in loop.kinds)
         if not sum(seen) or not in_tree:
@@ -97,8 +106,7 @@ def ablate(spec: Any, calls: list, loops: list[LoopCost],
                 (seconds,) = time_loop(run, number, 1, spec.device, group)
                 t[run] = seconds * 1e6 / (number * len(calls))
             saved.append(t[run_full] - t[run_without])
-        q1, med, q3 = statistics.quantiles(saved, n=4)[0], statistics.median(saved), \
-            statistics.quantiles(saved, n=4)[2]
+        med, q1, q3 = median_and_quartiles(saved)
         attributed = sum(k.us_per_call or 0.0 for loop in loops for k in loop.kinds
                          if k.kind in kinds)
         ratio, verdict = dm.verdict(med, attributed)
@@ -106,11 +114,3 @@ def ablate(spec: Any, calls: list, loops: list[LoopCost],
                                 attributed_us=attributed, ratio=ratio, verdict=verdict, **base))
     return Ablations(METHOD, ROUNDS, number, results)
 
-
-def _copy(spec: Any, filename: str, calls: list, guard_filter: Any):
-    fn = make_standard_fn(spec.num_args, filename)
-    compiled = compiler.compile_fn(fn, spec.backend, spec.dynamic, guard_filter_fn=guard_filter)
-    for _ in range(WARMUP):
-        for c in calls:
-            compiled(*c.args, **c.kwargs)
-    return compiled, fn.__code__

@@ -35,7 +35,12 @@ from typing import Any
 
 from guardprof.dynamo import cache, compiler
 from guardprof.measure.capture import Capture
-from guardprof.measure.loops import calibrated_number, iteration_of, same_result
+from guardprof.measure.loops import (
+    calibrated_number,
+    iteration_of,
+    median_and_quartiles,
+    same_result,
+)
 from guardprof.model import decomposition as dm
 from guardprof.model.run_report import GuardCost
 from guardprof.progress import SILENT, Progress
@@ -101,12 +106,12 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
     for k, compile_id in enumerate(groups):
         progress.update(f"decomposition: compiling one-entry copies ({k + 1}/{len(groups)})")
         members = [calls[i] for i in range(len(calls)) if served[i] == compile_id]
-        copies[compile_id] = _copy(prepared, 2 * k, f"<guardprof decomposition: {compile_id}>",
-                                   members)
+        copies[compile_id] = compiled_copy(
+            prepared, 2 * k, f"<guardprof decomposition: {compile_id}>", members)
         if skip_all is not None:
-            bare[compile_id] = _copy(prepared, 2 * k + 1,
-                                     f"<guardprof decomposition, no guards: {compile_id}>",
-                                     members, skip_all)
+            bare[compile_id] = compiled_copy(
+                prepared, 2 * k + 1, f"<guardprof decomposition, no guards: {compile_id}>",
+                members, skip_all)
     one_entry = [(copies[served[i]][0], c) for i, c in enumerate(calls)]
     no_guards = [(bare[served[i]][0], c) for i, c in enumerate(calls)] if bare else []
     for name, pairs in (("bypass", bypass), ("one-entry copy", one_entry),
@@ -185,7 +190,8 @@ def _fresh_function(prepared: Any, n: int, filename: str) -> types.FunctionType:
     return clone
 
 
-def _copy(prepared: Any, n: int, filename: str, members: list, guard_filter: Any = None):
+def compiled_copy(prepared: Any, n: int, filename: str, members: list,
+                  guard_filter: Any = None):
     """A fresh copy of the function, compiled as the workload is (plus `guard_filter`) and
     warmed on `members`."""
     spec = prepared.spec
@@ -198,14 +204,8 @@ def _copy(prepared: Any, n: int, filename: str, members: list, guard_filter: Any
     return compiled, fn.__code__
 
 
-def _stats(values: list[float]) -> tuple[float, float, float]:
-    """Median and quartiles of the per-round values."""
-    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values * 3)
-    return statistics.median(values), q1, q3
-
-
 def _part(name: str, values: list[float], method: str | None = None) -> dm.Part:
-    return dm.Part(name, *_stats(values), method or PART_METHODS[name])
+    return dm.Part(name, *median_and_quartiles(values), method or PART_METHODS[name])
 
 
 def _result(loops: list[_Loop], replayed: GuardCost, number: int,

@@ -102,8 +102,7 @@ def collect_warm(warmed: WarmWorkload, progress: Progress = SILENT, *,
     ablated = None
     if ablations:
         start = time.perf_counter()
-        ablated = ablate(warmed.spec, calls, [f.loop_cost for f in frames if f.loop_cost],
-                         progress)
+        ablated = ablate(prepared, [f.loop_cost for f in frames if f.loop_cost], progress)
         phases["ablation_s"] = time.perf_counter() - start
         progress.clear()
     return GuardsReport(

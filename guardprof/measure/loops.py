@@ -3,6 +3,7 @@ iterations per round, and whether two results are the same."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -33,3 +34,9 @@ def same_result(a: Any, b: Any) -> bool:
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b, strict=True))
     return a == b
+
+
+def median_and_quartiles(values: list[float]) -> tuple[float, float, float]:
+    """Median, first and third quartile of per-round values."""
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values * 3)
+    return statistics.median(values), q1, q3
