@@ -312,24 +312,26 @@ def _entry_rows(a: GuardReport, b: GuardReport) -> list[EntryRow]:
     return rows
 
 
-def gate(comparison: Comparison, metric: str, fail_above_pct: float) -> str | None:
-    """A failure message when `metric` regressed beyond the threshold with confidence."""
-    row = next((r for r in comparison.rows if r.key == metric), None)
-    if row is None or row.estimate is None:
-        return f"--fail-above: {metric} is not in both reports, so the gate cannot decide"
-    est = row.estimate
-    if not est.has_interval:
-        return (
-            f"--fail-above: {row.label.strip()} has no interval ({est.method}); the gate "
-            "cannot decide (replayed figures take their interval from the spread across the "
-            "iteration's calls, so they need ≥ 3 calls; timed figures need --repeat ≥ 3: "
-            "try --metric call)"
-        )
+PASS, REGRESSION, UNDECIDED = "pass", "regression", "cannot decide"
+EXIT_CODES = {PASS: 0, REGRESSION: 1, UNDECIDED: 3}
+
+
+def decide(estimate: RatioEstimate, label: str, fail_above_pct: float,
+           strict: bool) -> tuple[str, str]:
+    """(outcome, one line): a regression when the interval lies wholly above 1 + PCT/100. With
+    `strict` (interleaved pairs), a pass needs the interval wholly at or below it, else the gate
+    cannot decide; saved runs pass unless the regression is confident (their interval has no
+    run-to-run variation in it, so a straddling interval is not evidence either way)."""
     limit = 1 + fail_above_pct / 100
-    if est.low > limit:
-        return (
-            f"{row.label.strip()} regressed: B/A {est.ratio:.2f}, {100 * est.confidence:.0f}% "
-            f"interval [{est.low:.2f}, {est.high:.2f}] lies above {limit:.2f} "
-            f"(--fail-above {fail_above_pct:g})"
-        )
-    return None
+    if not estimate.has_interval:
+        return UNDECIDED, f"{label}: no interval ({estimate.method}); the gate cannot decide"
+    where = (f"B/A {estimate.ratio:.2f}, {100 * estimate.confidence:.0f}% interval "
+             f"[{estimate.low:.2f}, {estimate.high:.2f}]")
+    if estimate.low > limit:
+        return REGRESSION, f"{label} regressed: {where} lies above {limit:.2f} " \
+                           f"(--fail-above {fail_above_pct:g})"
+    if strict and estimate.high > limit:
+        return UNDECIDED, (f"{label}: {where} straddles {limit:.2f}: the gate cannot decide "
+                           "(more pairs, or a quieter machine)")
+    return PASS, f"gate passed: {label} did not regress by more than {fail_above_pct:g}% " \
+                 f"({where})"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+
 from guardprof.analysis.compare import Comparison
+from guardprof.model.interleaved import Interleaved
 from guardprof.render.text_table import table
 
 
@@ -72,3 +75,19 @@ def _ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or a <= 0:
         return "n/a"
     return f"{b / a:.2f}"
+
+
+def render_interleaved(r: Interleaved) -> str:
+    """The pairs, then B/A with its interval, and the commands that ran."""
+    lines = [f"Interleaved comparison of {r.label} — {r.method}",
+             f"  A: {shlex.join(r.a_command)}", f"  B: {shlex.join(r.b_command)}", ""]
+    rows = [[str(p.index + 1), p.order, f"{p.a_us:.2f}", f"{p.b_us:.2f}",
+             f"{p.b_us / p.a_us:.2f}" if p.a_us > 0 else "n/a"] for p in r.pairs]
+    lines += table(rows, ["pair", "order", "A µs/call", "B µs/call", "B/A"], "llrrr")
+    e = r.estimate
+    interval = (f"[{e.low:.2f}, {e.high:.2f}] ({100 * e.confidence:.0f}%)" if e.has_interval
+                else f"no interval ({e.method})")
+    ratio = "n/a" if e.ratio is None else f"{e.ratio:.2f}"
+    lines += ["", f"B/A {ratio} {interval}, {len(r.pairs)} pairs in {r.elapsed_s:.0f} s"]
+    lines += [f"  note: {n}" for n in r.notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,86 @@
+"""A and B measured alternately, each run a fresh `guardprof run` process, so both meet the same
+machine noise; the verdict comes from the pairs (B/A, a paired bootstrap over the pairs).
+
+Pair i runs A then B, pair i+1 B then A, so neither side always runs first. Each run is
+`python -m guardprof run OPTIONS --no-cross-check --no-decomposition --quiet --json FILE`
+with its own Python (`--a-python`, `--b-python`: two environments, e.g. two torch releases).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from guardprof.analysis.intervals import bootstrap_ratio, median_of
+from guardprof.errors import GuardprofError, WorkloadUsageError
+from guardprof.model.interleaved import Interleaved, Pair
+from guardprof.progress import SILENT, Progress
+
+# metric → (the run report's summary key, label)
+METRICS = {
+    "call": ("compiled_us_per_call", "compiled µs/call"),
+    "eager": ("eager_us_per_call", "eager µs/call"),
+    "guard": ("guard_us_per_call", "guard µs/call (replayed)"),
+    "guard-rejected": ("rejected_us_per_call", "rejected entries µs/call (replayed)"),
+    "guard-accepted": ("accepted_us_per_call", "accepted entry µs/call (replayed)"),
+}
+DEFAULT_PAIRS = 5
+RUN_FLAGS = ["--no-cross-check", "--no-decomposition", "--quiet"]
+METHOD = ("interleaved: A and B as fresh `guardprof run` processes, alternated (AB, BA, AB, …); "
+          "B/A is the median over pairs of each side's figure, its 95% interval a paired "
+          "bootstrap over the pairs (both sides of a pair met the same machine state)")
+
+
+def command(options: str, python: str | None, flag: str) -> list[str]:
+    try:
+        args = shlex.split(options)
+    except ValueError as exc:
+        raise WorkloadUsageError(f"{flag}: cannot split {options!r}: {exc}") from None
+    bad = [a for a in args if a in ("--json", "--load", "--what-if", "--quiet", "-q")]
+    if bad:
+        raise WorkloadUsageError(f"{flag}: {bad[0]} is set by compare itself; give only the "
+                                 "workload options of `guardprof run`")
+    exe = python or sys.executable
+    if python is not None and not Path(python).exists():
+        raise WorkloadUsageError(f"{flag}-python {python}: no such file")
+    return [exe, "-m", "guardprof", "run", *args, *RUN_FLAGS]
+
+
+def _one(cmd: list[str], out: Path, key: str, side: str) -> float:
+    proc = subprocess.run([*cmd, "--json", str(out)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise GuardprofError(f"run {side} failed (exit {proc.returncode}): {last}")
+    value = json.loads(out.read_text())["summary"].get(key)
+    if value is None:
+        raise GuardprofError(f"run {side}'s report has no {key}")
+    return float(value)
+
+
+def run_interleaved(a_cmd: list[str], b_cmd: list[str], metric: str, pairs: int,
+                    progress: Progress = SILENT) -> Interleaved:
+    key, label = METRICS[metric]
+    results: list[Pair] = []
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="guardprof-compare-") as tmp:
+        for i in range(pairs):
+            order = "AB" if i % 2 == 0 else "BA"
+            values = {}
+            for side in order:
+                eta = ""
+                if results:
+                    per_pair = (time.perf_counter() - start) / len(results)
+                    eta = f", ETA {per_pair * (pairs - len(results)):.0f} s"
+                progress.update(f"pair {i + 1}/{pairs}: running {side}{eta}")
+                cmd = a_cmd if side == "A" else b_cmd
+                values[side] = _one(cmd, Path(tmp) / f"{side}{i}.json", key, side)
+            results.append(Pair(i, values["A"], values["B"], order))
+    estimate = bootstrap_ratio([[p.a_us for p in results]], [[p.b_us for p in results]],
+                               median_of, paired=True)
+    return Interleaved(metric, label, a_cmd, b_cmd, results, estimate,
+                       time.perf_counter() - start, METHOD)
