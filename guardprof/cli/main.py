@@ -1,8 +1,8 @@
 """The `guardprof` command: a thin click group; each command lives in its own module.
 
 Exit codes, the same in every command: 0 done; 1 a runtime error or a gate that failed; 2 a
-usage error (bad option or input); 130 interrupted (Ctrl-C or SIGTERM), after whatever the
-command keeps on interruption has been written.
+usage error (bad option or input); 3 `compare --fail-above` cannot decide; 130 interrupted
+(Ctrl-C), after whatever the command keeps on interruption has been written.
 """
 
 from __future__ import annotations

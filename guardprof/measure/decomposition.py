@@ -47,9 +47,9 @@ from guardprof.progress import SILENT, Progress
 from guardprof.workload.runner import synchronize, time_loop
 from guardprof.workload.spec import make_standard_fn
 
-ROUNDS = 12
+ROUNDS = 10
 ROUND_TARGET_S = 0.025  # each loop's round lasts about this long (the run stays ≤ 15 s)
-COPY_WARMUP = 3
+COPY_WARMUP = 2
 COPY_LINE_SHIFT = 100_000  # a target copy's first line: far from any real one
 
 METHOD = (
