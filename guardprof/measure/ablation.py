@@ -19,7 +19,6 @@ from typing import Any
 from guardprof.dynamo import cache, compiler
 from guardprof.measure.decomposition import compiled_copy
 from guardprof.measure.loops import (
-    calibrated_number,
     iteration_of,
     median_and_quartiles,
     same_result,
@@ -28,7 +27,7 @@ from guardprof.model import decomposition as dm
 from guardprof.model.ablation import Ablation, Ablations
 from guardprof.model.guards_report import LoopCost
 from guardprof.progress import SILENT, Progress
-from guardprof.workload.runner import time_loop
+from guardprof.workload.runner import calibrate_number, time_loop
 
 ROUNDS = 12
 ROUND_TARGET_S = 0.03
@@ -68,7 +67,7 @@ def ablate(prepared: Any, loops: list[LoopCost], progress: Progress = SILENT) ->
     full, full_code = compiled_copy(prepared, 0, "<guardprof ablation: every guard>", calls)
     reference = [full(*c.args, **c.kwargs) for c in calls]
     run_full = iteration_of([(full, c) for c in calls])
-    number = calibrated_number(run_full, spec.device, ROUND_TARGET_S)
+    number = calibrate_number(run_full, ROUND_TARGET_S)
     results = []
     for group, (guard_types, kinds) in GROUPS.items():
         progress.update(f"ablation: compiling a copy without {group}")

@@ -36,7 +36,6 @@ from typing import Any
 from guardprof.dynamo import cache, compiler
 from guardprof.measure.capture import Capture
 from guardprof.measure.loops import (
-    calibrated_number,
     iteration_of,
     median_and_quartiles,
     same_result,
@@ -44,7 +43,7 @@ from guardprof.measure.loops import (
 from guardprof.model import decomposition as dm
 from guardprof.model.run_report import GuardCost
 from guardprof.progress import SILENT, Progress
-from guardprof.workload.runner import synchronize, time_loop
+from guardprof.workload.runner import calibrate_number, synchronize, time_loop
 from guardprof.workload.spec import make_standard_fn
 
 ROUNDS = 10
@@ -134,7 +133,7 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
         notes.append(f"torch {compiler.torch_version()} has no guard_filter_fn / "
                      "skip_all_guards_unsafe: dispatch floor and accepted check are one part")
     entries_before = len(cache.cache_entries(code))
-    number = calibrated_number(loops[0].run, spec.device, ROUND_TARGET_S)
+    number = calibrate_number(loops[0].run, ROUND_TARGET_S)
     for r in range(ROUNDS):
         shift = r % len(loops)
         for loop in loops[shift:] + loops[:shift]:

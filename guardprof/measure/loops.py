@@ -1,13 +1,11 @@
-"""Small pieces the differential experiments share: a loop over (callable, call) pairs, its
-iterations per round, and whether two results are the same."""
+"""Small pieces the differential experiments share: a loop over (callable, call) pairs, whether
+two results are the same, and the median and quartiles of per-round values."""
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
 from typing import Any
-
-from guardprof.workload.runner import time_loop
 
 
 def iteration_of(pairs: list) -> Callable[[], None]:
@@ -18,12 +16,6 @@ def iteration_of(pairs: list) -> Callable[[], None]:
             f(*args, **kwargs)
 
     return run
-
-
-def calibrated_number(run: Callable[[], None], device: str, target_s: float) -> int:
-    """Iterations per round, so that `run`'s round lasts about `target_s`."""
-    (seconds,) = time_loop(run, 10, 1, device, "calibrating")
-    return max(5, round(target_s / max(seconds / 10, 1e-9)))
 
 
 def same_result(a: Any, b: Any) -> bool:

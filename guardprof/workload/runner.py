@@ -118,16 +118,16 @@ def warm_up(run_fn: Callable[[], None], device: str, progress: Progress = SILENT
     return time.perf_counter() - start
 
 
-def calibrate_number(run_fn: Callable[[], None]) -> int:
-    """Iterations per repeat so that one repeat lasts ≥ CALIBRATION_TARGET_S (timeit.autorange)."""
+def calibrate_number(run_fn: Callable[[], None], target_s: float = CALIBRATION_TARGET_S) -> int:
+    """Iterations per repeat so that one repeat lasts ≥ `target_s` (timeit.autorange)."""
     number = 1
     while True:
         elapsed = timeit.Timer(run_fn).timeit(number)
-        if elapsed >= CALIBRATION_TARGET_S:
+        if elapsed >= target_s:
             return number
         # Grow geometrically, aiming straight at the target once we have a usable estimate.
-        if elapsed > 0.01:
-            return max(number + 1, int(number * CALIBRATION_TARGET_S / elapsed) + 1)
+        if elapsed > min(0.01, target_s / 4):
+            return max(number + 1, int(number * target_s / elapsed) + 1)
         number *= 10
 
 
