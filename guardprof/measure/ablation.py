@@ -13,10 +13,10 @@ reported as such, not timed.
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 from guardprof.dynamo import cache, compiler
+from guardprof.measure.bypass import target_function
 from guardprof.measure.decomposition import compiled_copy
 from guardprof.measure.loops import (
     iteration_of,
@@ -55,16 +55,16 @@ METHOD = (
 
 def ablate(prepared: Any, loops: list[LoopCost], progress: Progress = SILENT) -> Ablations:
     spec, calls = prepared.spec, prepared.calls
-    fn = prepared.workload.fn
     if prepared.compiled_as_given or (spec.kind != "standard"
-                                      and not isinstance(fn, types.FunctionType)):
+                                      and target_function(prepared.workload.fn)[0] is None):
         return Ablations(METHOD, 0, 0, note="ablations: only the standard workload or a target "
-                         "that is a plain function (each needs fresh copies of the function)")
+                         "that is a plain function or a user nn.Module (each needs fresh "
+                         "copies of it)")
     if compiler.skip_all_guards_filter() is None:
         return Ablations(METHOD, 0, 0, note=f"torch {compiler.torch_version()} has no "
                          "guard_filter_fn")
     progress.update("ablation: compiling a copy with every guard")
-    full, full_code = compiled_copy(prepared, 0, "<guardprof ablation: every guard>", calls)
+    full, full_codes = compiled_copy(prepared, 0, "<guardprof ablation: every guard>", calls)
     reference = [full(*c.args, **c.kwargs) for c in calls]
     run_full = iteration_of([(full, c) for c in calls])
     number = calibrate_number(run_full, ROUND_TARGET_S)
@@ -78,9 +78,10 @@ def ablate(prepared: Any, loops: list[LoopCost], progress: Progress = SILENT) ->
             seen.append(kept.count(False))
             return kept
 
-        without, code = compiled_copy(prepared, 1 + len(results),
+        without, codes = compiled_copy(prepared, 1 + len(results),
                                       f"<guardprof ablation: without {group}>", calls, keep)
-        n_full, n_without = len(cache.cache_entries(full_code)), len(cache.cache_entries(code))
+        n_full = sum(len(cache.cache_entries(c)) for c in full_codes)
+        n_without = sum(len(cache.cache_entries(c)) for c in codes)
         same = all(same_result(without(*c.args, **c.kwargs), r) for c, r in zip(calls, reference,
                                                                           strict=True))
         base = dict(group=group, guard_types=list(guard_types), kinds=list(kinds),

@@ -27,6 +27,7 @@ class Invocation:
     code: types.CodeType  # the frame dynamo compiled (input code)
     f_locals: dict
     served_by: str | None  # compile id of the entry that ran; None: ran uncompiled
+    f_globals: dict | None = None  # the frame's globals (the bypass resolves resume functions)
 
 
 @dataclass
@@ -57,9 +58,11 @@ def capture_iteration(compiled_fn: Callable[..., Any], calls: list) -> Capture:
         code = frame.f_code
         if code in by_output:
             input_code, compile_id = by_output[code]
-            invocations.append(Invocation(current[0], input_code, dict(frame.f_locals), compile_id))
+            invocations.append(Invocation(current[0], input_code, dict(frame.f_locals), compile_id,
+                                          frame.f_globals))
         elif code in input_codes:
-            invocations.append(Invocation(current[0], code, dict(frame.f_locals), None))
+            invocations.append(Invocation(current[0], code, dict(frame.f_locals), None,
+                                          frame.f_globals))
 
     previous = sys.getprofile()
     sys.setprofile(hook)

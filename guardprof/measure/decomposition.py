@@ -27,6 +27,7 @@ with their quartiles.
 
 from __future__ import annotations
 
+import copy
 import statistics
 import types
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from guardprof.dynamo import cache, compiler
+from guardprof.measure.bypass import build as build_bypass
+from guardprof.measure.bypass import target_function
 from guardprof.measure.capture import Capture
 from guardprof.measure.loops import (
     iteration_of,
@@ -76,54 +79,54 @@ class _Loop:
     per_round_us: list[float]
 
 
-def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
+def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us: float,
               progress: Progress = SILENT) -> dm.Decomposition:
-    """The decomposition of the compiled call (the standard workload, or a target that is one
-    plain function compiling one frame), or why it is not available."""
+    """The decomposition of the compiled call (the standard workload, or a target that is a plain
+    function or a user nn.Module, graph breaks included: the parts then sum over its frames), or
+    why it is not available."""
     spec = prepared.spec
-    why = _unavailable(spec, prepared, capture)
+    why = _unavailable(prepared, capture)
     if why:
         return dm.Decomposition(False, 0.0, notes=[why])
-    fn, calls = prepared.workload.fn, prepared.calls
-    code = next(iter(capture.order_before))
-    by_id = {e.compile_id: e for e in capture.order_before[code]}
-    served = {inv.call_index: inv.served_by for inv in capture.invocations if inv.code is code}
-    reference = [prepared.compiled(*c.args, **c.kwargs) for c in calls]
-
+    calls = prepared.calls
     progress.update("decomposition: the bypass (each entry's transformed code called directly)")
-    bypass = []
-    for i, call in enumerate(calls):
-        entry = by_id[served[i]]
-        direct = types.FunctionType(entry.output_code, fn.__globals__, fn.__name__,
-                                    fn.__defaults__, fn.__closure__)
-        direct.__kwdefaults__ = fn.__kwdefaults__
-        bypass.append((direct, call))
+    bypass = build_bypass(prepared.workload.fn, calls, capture)
+    if bypass.why_not:
+        return dm.Decomposition(False, 0.0, notes=[f"decomposition: {bypass.why_not}"])
     notes: list[str] = []
-    groups = sorted(set(served.values()))
+    if len(capture.order_before) > 1:
+        notes.append(f"{len(capture.order_before)} compiled frames; every part sums over them "
+                     "(the per-frame split of the guard cost is the replay's). Bypass: " +
+                     "; ".join(f"{name}: {how}" for name, how in bypass.frames.items()))
+    signature = {i: tuple(inv.served_by for inv in capture.invocations if inv.call_index == i)
+                 for i in range(len(calls))}
+    reference = [prepared.compiled(*c.args, **c.kwargs) for c in calls]
+    groups = sorted(set(signature.values()))
     copies, bare = {}, {}
     skip_all = compiler.skip_all_guards_filter()
-    for k, compile_id in enumerate(groups):
+    for k, key in enumerate(groups):
         progress.update(f"decomposition: compiling one-entry copies ({k + 1}/{len(groups)})")
-        members = [calls[i] for i in range(len(calls)) if served[i] == compile_id]
-        copies[compile_id] = compiled_copy(
-            prepared, 2 * k, f"<guardprof decomposition: {compile_id}>", members)
+        members = [calls[i] for i in range(len(calls)) if signature[i] == key]
+        label = "+".join(key)
+        copies[key] = compiled_copy(prepared, 2 * k, f"<guardprof decomposition: {label}>",
+                                    members)
         if skip_all is not None:
-            bare[compile_id] = compiled_copy(
-                prepared, 2 * k + 1, f"<guardprof decomposition, no guards: {compile_id}>",
-                members, skip_all)
-    one_entry = [(copies[served[i]][0], c) for i, c in enumerate(calls)]
-    no_guards = [(bare[served[i]][0], c) for i, c in enumerate(calls)] if bare else []
-    for name, pairs in (("bypass", bypass), ("one-entry copy", one_entry),
+            bare[key] = compiled_copy(prepared, 2 * k + 1,
+                                      f"<guardprof decomposition, no guards: {label}>",
+                                      members, skip_all)
+    one_entry = [(copies[signature[i]][0], c) for i, c in enumerate(calls)]
+    no_guards = [(bare[signature[i]][0], c) for i, c in enumerate(calls)] if bare else []
+    for name, pairs in (("bypass", bypass.pairs), ("one-entry copy", one_entry),
                         ("no-guard copy", no_guards)):
-        for (f, call), expected in zip(pairs, reference, strict=False):
+        for i, ((f, call), expected) in enumerate(zip(pairs, reference, strict=False)):
             if not same_result(f(*call.args, **call.kwargs), expected):
                 return dm.Decomposition(False, 0.0, notes=[
-                    f"the {name} of call {calls.index(call)} returned another result than the "
-                    "compiled call: no decomposition"])
+                    f"the {name} of call {i} returned another result than the compiled call: "
+                    "no decomposition"])
     twice = [(prepared.compiled, c) for c in calls for _ in (0, 1)]
     loops = [
         _Loop("compiled", prepared.iteration(prepared.compiled), len(calls), []),
-        _Loop("bypass", iteration_of(bypass), len(calls), []),
+        _Loop("bypass", iteration_of(bypass.pairs), len(calls), []),
         _Loop("one entry", iteration_of(one_entry), len(calls), []),
         _Loop("twice", iteration_of(twice), len(calls), []),  # per pair of calls
     ]
@@ -132,7 +135,7 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
     else:
         notes.append(f"torch {compiler.torch_version()} has no guard_filter_fn / "
                      "skip_all_guards_unsafe: dispatch floor and accepted check are one part")
-    entries_before = len(cache.cache_entries(code))
+    entries_before = {code: len(cache.cache_entries(code)) for code in capture.order_before}
     number = calibrate_number(loops[0].run, ROUND_TARGET_S)
     for r in range(ROUNDS):
         shift = r % len(loops)
@@ -140,74 +143,78 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost,
             progress.update(f"decomposition: round {r + 1}/{ROUNDS}, {loop.name}")
             (seconds,) = time_loop(loop.run, number, 1, spec.device, loop.name)
             loop.per_round_us.append(seconds * 1e6 / (number * loop.calls))
-    if len(cache.cache_entries(code)) != entries_before:
+    if any(len(cache.cache_entries(code)) != n for code, n in entries_before.items()):
         notes.append("the compiled function compiled new entries during the decomposition: "
                      "its rounds include compilation")
-    for compile_id, (_, copy_code) in [*copies.items(), *bare.items()]:
-        if len(cache.cache_entries(copy_code)) != 1:
-            notes.append(f"a copy for entry {compile_id} holds "
-                         f"{len(cache.cache_entries(copy_code))} entries, not 1: the one-entry "
+    for key, (_, copy_codes) in [*copies.items(), *bare.items()]:
+        counts = [len(cache.cache_entries(c)) for c in copy_codes]
+        if len(counts) != len(key) or any(n != 1 for n in counts):
+            notes.append(f"a copy for {'+'.join(key)} holds {counts} entries over "
+                         f"{len(counts)} frames, not 1 per frame of the call: the one-entry "
                          "parts include walks")
-    return _result(loops, replayed, number, notes)
+    return _result(loops, replayed, headline_us, number, notes)
 
 
-def _unavailable(spec: Any, prepared: Any, capture: Capture) -> str | None:
-    fn = prepared.workload.fn
+def _unavailable(prepared: Any, capture: Capture) -> str | None:
     if prepared.compiled_as_given:
         return ("decomposition: the target is a torch.compile result, used as is: guardprof "
                 "cannot compile copies of it")
-    if spec.kind != "standard" and not isinstance(fn, types.FunctionType):
-        return (f"decomposition: the target is a {type(fn).__name__}, not a plain function: "
-                "guardprof can build the per-signature copies only for functions yet")
-    if len(capture.order_before) != 1:
-        return ("decomposition: the workload compiled more than one frame (a graph break): "
-                "per-frame decompositions are not built yet")
-    code = next(iter(capture.order_before))
-    if spec.kind != "standard" and code is not fn.__code__:
-        return "decomposition: the compiled frame is not the target function's own code"
-    if cache.is_torch_internal(code):
-        return "decomposition: the entries sit on a torch-internal wrapper"
+    internal = [c.co_name for c in capture.order_before if cache.is_torch_internal(c)]
+    if internal:
+        return (f"decomposition: the entries of frame `{internal[0]}` sit on a torch-internal "
+                "wrapper shared by other callables: copies would share its cache")
     if any(inv.served_by is None for inv in capture.invocations):
         return "decomposition: some calls ran uncompiled (no entry accepted them)"
-    entries = {e.compile_id: e for e in capture.order_before[code]}
-    if any(entries[inv.served_by].output_code is None for inv in capture.invocations):
+    entries = {(c, e.compile_id): e for c, es in capture.order_before.items() for e in es}
+    if any(entries[inv.code, inv.served_by].output_code is None for inv in capture.invocations):
         return f"decomposition: torch {compiler.torch_version()} exposes no entry code"
     return None
 
 
-def _fresh_function(prepared: Any, n: int, filename: str) -> types.FunctionType:
-    """A copy of the workload's function on a code object of its own (dynamo keeps its cache on
-    the code object): the standard `foo` rebuilt under `filename`; a target's function with its
-    code's first line moved (so dynamo's per-(file, line, name) state is its own too)."""
+def _fresh_target(prepared: Any, n: int, filename: str) -> Any:
+    """A copy of the workload's callable on code objects of its own (dynamo keeps its cache on
+    the code object): the standard `foo` rebuilt under `filename`; a target function (or a
+    module's `forward`, on a shallow copy of the module whose class is a subclass holding it)
+    with its code's first line moved, so dynamo's per-(file, line, name) state is its own too."""
     if prepared.spec.kind == "standard":
-        return make_standard_fn(prepared.spec.num_args, filename)
-    fn = prepared.workload.fn
+        # a first line of its own as well: `==` on code objects ignores the file name
+        return make_standard_fn(prepared.spec.num_args, filename, COPY_LINE_SHIFT + n)
+    target = prepared.workload.fn
+    fn, module = target_function(target)
     code = fn.__code__.replace(co_firstlineno=fn.__code__.co_firstlineno + COPY_LINE_SHIFT + n)
     clone = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__,
                                fn.__closure__)
     clone.__kwdefaults__ = fn.__kwdefaults__
-    return clone
+    if module is None:
+        return clone
+    cls = type(module)
+    twin = copy.copy(module)
+    twin.__class__ = type(cls.__name__, (cls,), {"forward": clone,
+                                                 "__module__": cls.__module__})
+    return twin
 
 
 def compiled_copy(prepared: Any, n: int, filename: str, members: list,
-                  guard_filter: Any = None):
-    """A fresh copy of the function, compiled as the workload is (plus `guard_filter`) and
-    warmed on `members`."""
+                  guard_filter: Any = None) -> tuple[Any, list[types.CodeType]]:
+    """A fresh copy of the target, compiled as the workload is (plus `guard_filter`) and warmed
+    on `members`; with the code objects its compiled frames hold their entries on."""
     spec = prepared.spec
-    fn = _fresh_function(prepared, n, filename)
-    compiled = compiler.compile_fn(fn, spec.backend, spec.dynamic, guard_filter_fn=guard_filter)
+    before = cache.compiled_codes()  # compared by identity: equal code objects (`==` ignores
+    seen = {id(c) for c in before}   # the file name) are still separate caches
+    compiled = compiler.compile_fn(_fresh_target(prepared, n, filename), spec.backend,
+                                   spec.dynamic, guard_filter_fn=guard_filter)
     for _ in range(COPY_WARMUP):
         for call in members:
             compiled(*call.args, **call.kwargs)
     synchronize(spec.device)
-    return compiled, fn.__code__
+    return compiled, [c for c in cache.compiled_codes() if id(c) not in seen]
 
 
 def _part(name: str, values: list[float], method: str | None = None) -> dm.Part:
     return dm.Part(name, *median_and_quartiles(values), method or PART_METHODS[name])
 
 
-def _result(loops: list[_Loop], replayed: GuardCost, number: int,
+def _result(loops: list[_Loop], replayed: GuardCost, headline_us: float, number: int,
             notes: list[str]) -> dm.Decomposition:
     by = {loop.name: loop.per_round_us for loop in loops}
     rounds = range(len(by["compiled"]))
@@ -224,18 +231,24 @@ def _result(loops: list[_Loop], replayed: GuardCost, number: int,
     compiled_us = statistics.median(compiled)
     unattributed = compiled_us - sum(p.us for p in parts)
     in_situ = {p.name: p.us for p in parts}
+    low = {p.name: p.low for p in parts}
     agreement = []
     for name, replayed_us in ((dm.REJECTED_ENTRIES, replayed.rejected_us_per_call),
                               (dm.ACCEPTED_CHECK, replayed.accepted_us_per_call)):
         if name in in_situ:
-            ratio, verdict = dm.verdict(in_situ[name], replayed_us)
+            ratio, verdict = dm.verdict(in_situ[name], replayed_us, low[name])
             agreement.append(dm.Agreement(name, in_situ[name], replayed_us, ratio, verdict,
                                           "guardprof's replay vs in situ"))
     order_us = statistics.median([2 * compiled[r] - by["twice"][r] for r in rounds])
-    ratio, verdict = dm.verdict(in_situ[dm.REJECTED_ENTRIES], order_us)
+    ratio, verdict = dm.verdict(in_situ[dm.REJECTED_ENTRIES], order_us, low[dm.REJECTED_ENTRIES])
     agreement.append(dm.Agreement(
         f"{dm.REJECTED_ENTRIES} (call order)", in_situ[dm.REJECTED_ENTRIES], order_us, ratio,
         verdict, "2 × compiled − each input twice in a row, vs compiled − one-entry copies: two "
                  "independent experiments (the repeated call runs with warm caches: reads high)"))
+    ratio, verdict = dm.verdict(compiled_us, headline_us)
+    agreement.append(dm.Agreement(
+        dm.COMPILED_CALL, compiled_us, headline_us, ratio, verdict,
+        "the headline's timeit rounds (taken before) vs this compiled loop: one loop timed "
+        "twice, seconds apart"))
     return dm.Decomposition(True, compiled_us, parts, unattributed, agreement, len(compiled),
                             number, METHOD, notes)

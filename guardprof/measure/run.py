@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import platform
+import statistics
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -171,7 +172,9 @@ def measure_warm(
     replayed = timer.result()
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
     guard_cost = _guard_cost(replayed, len(calls))
-    decomposed = decompose(capture, prepared, guard_cost, progress) if decomposition else None
+    headline_us = statistics.median(compiled_s) * 1e6 / (warmed.number * len(calls))
+    decomposed = (decompose(capture, prepared, guard_cost, headline_us, progress)
+                  if decomposition else None)
     progress.clear()
 
     per_iter = 1e6 / warmed.number

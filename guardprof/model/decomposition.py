@@ -13,6 +13,7 @@ GRAPH = "graph"
 DISPATCH_FLOOR = "dispatch_floor"
 REJECTED_ENTRIES = "rejected_entries"
 ACCEPTED_CHECK = "accepted_check"
+COMPILED_CALL = "compiled_call"  # an agreement row: the headline against the decomposition's loop
 AGREE_WITHIN = 0.15  # replayed and in-situ figures "agree" within ±15%
 
 
@@ -31,7 +32,7 @@ class Agreement:
     in_situ_us: float
     replayed_us: float  # the replay's figure, or a second in-situ estimate (`method` says)
     ratio: float | None  # replayed / in situ
-    verdict: str  # "agree" | "disagree" | "n/a"
+    verdict: str  # "agree" | "disagree" | "unresolved" | "n/a"
     method: str = ""
 
 
@@ -51,8 +52,13 @@ class Decomposition:
         return next((p for p in self.parts if p.name == name), None)
 
 
-def verdict(in_situ: float, other: float) -> tuple[float | None, str]:
+def verdict(in_situ: float, other: float, in_situ_low: float | None = None
+            ) -> tuple[float | None, str]:
+    """±15% agreement; "unresolved" where the in-situ figure's own interval reaches 0 (a part
+    too small for the rounds to tell from nothing: no ratio to judge), "n/a" where it is ≤ 0."""
     if in_situ <= 0:
         return None, "n/a"
     ratio = other / in_situ
+    if in_situ_low is not None and in_situ_low <= 0:
+        return ratio, "unresolved"
     return ratio, "agree" if abs(ratio - 1) <= AGREE_WITHIN else "disagree"

@@ -45,6 +45,9 @@ def section(d: dm.Decomposition, rejected_per_call: float | None = None) -> list
                   f"±{100 * dm.AGREE_WITHIN:.0f}%)"]
     lines += ["  " + line for line in table(
         rows, ["part", "in situ µs", "other µs", "ratio", "verdict", "other measure"], "lrrrll")]
+    if any(a.verdict == "unresolved" for a in d.agreement):
+        lines.append("  unresolved: the in-situ part's quartiles reach 0 µs — too small for "
+                     "these rounds to tell from nothing, so its ratio is not judged")
     lines += [f"  note: {n}" for n in d.notes]
     return lines
 

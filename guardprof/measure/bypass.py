@@ -1,0 +1,95 @@
+"""The bypass: every compiled frame of a call runs as its accepted entry's transformed code,
+called directly, without dynamo's frame hook (the decomposition's `graph` part).
+
+A call's outermost frame is the target's own code (a plain function, or a user `nn.Module`'s
+`forward`): its entry's code is called with the call's own arguments (bound to the module for a
+`forward`). A frame reached from it through a global name — the resume function dynamo installs
+after a graph break — would run uncompiled outside dynamo, so the bypass gives the outer code a
+copy of its globals in which that name is the nested frame's own entry code. Any other nesting
+cannot be bypassed faithfully; `Bypass.why_not` says which frame and why.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from guardprof.dynamo.cache import EntryHandle
+from guardprof.measure.capture import Capture, Invocation
+
+
+@dataclass
+class Bypass:
+    """Per call, the callable that runs it without dynamo; or why that cannot be built."""
+
+    pairs: list[tuple[Callable[..., Any], Any]] = field(default_factory=list)
+    frames: dict[str, str] = field(default_factory=dict)  # frame name -> how the bypass runs it
+    why_not: str | None = None
+
+
+def target_function(target: Any) -> tuple[types.FunctionType | None, Any]:
+    """(the function whose code dynamo compiles for `target`, the module it is bound to)."""
+    import torch
+
+    if isinstance(target, types.FunctionType):
+        return target, None
+    if isinstance(target, torch.nn.Module):
+        forward = getattr(type(target), "forward", None)
+        if isinstance(forward, types.FunctionType):
+            return forward, target
+    return None, None
+
+
+def build(target: Any, calls: list, capture: Capture) -> Bypass:
+    fn, module = target_function(target)
+    if fn is None:
+        return Bypass(why_not=f"the target is a {type(target).__name__}: guardprof bypasses "
+                              "plain functions and nn.Module forwards")
+    entries = {(code, e.compile_id): e for code, es in capture.order_before.items() for e in es}
+    out = Bypass()
+    for i, call in enumerate(calls):
+        invocations = [inv for inv in capture.invocations if inv.call_index == i]
+        if not invocations:
+            return Bypass(why_not=f"call {i} ran no compiled frame")
+        outer, nested = invocations[0], invocations[1:]
+        if outer.code is not fn.__code__:
+            return Bypass(why_not=f"call {i}'s outer compiled frame `{outer.code.co_name}` is "
+                                  f"not the target's own `{fn.__name__}`")
+        scope = outer.f_globals if outer.f_globals is not None else fn.__globals__
+        out.frames.setdefault(outer.code.co_name, "its entry's code called directly")
+        if nested:
+            scope, why = _resolve_nested(scope, nested, entries, out.frames)
+            if why:
+                return Bypass(why_not=f"call {i}: {why}")
+        direct = _direct(entries[outer.code, outer.served_by], scope, fn)
+        out.pairs.append((types.MethodType(direct, module) if module is not None else direct,
+                          call))
+    return out
+
+
+def _resolve_nested(scope: dict, nested: list[Invocation],
+                    entries: dict[tuple[types.CodeType, str], EntryHandle],
+                    frames: dict[str, str]) -> tuple[dict, str | None]:
+    patched = dict(scope)
+    chosen: dict[str, str] = {}
+    for inv in nested:
+        name = next((k for k, v in scope.items()
+                     if isinstance(v, types.FunctionType) and v.__code__ is inv.code), None)
+        if name is None or inv.f_globals is not scope:
+            return scope, (f"frame `{inv.code.co_name}` runs nested, not through a global name "
+                           "of the outer frame: outside dynamo it would run uncompiled")
+        if chosen.setdefault(name, inv.served_by) != inv.served_by:
+            return scope, f"frame `{inv.code.co_name}` runs twice, served by two entries"
+        patched[name] = _direct(entries[inv.code, inv.served_by], patched, scope[name])
+        frames.setdefault(inv.code.co_name, f"reached through the global `{name}`: its entry's "
+                                            "code put in its place")
+    return patched, None
+
+
+def _direct(entry: EntryHandle, scope: dict, original: types.FunctionType) -> types.FunctionType:
+    direct = types.FunctionType(entry.output_code, scope, original.__name__,
+                                original.__defaults__, original.__closure__)
+    direct.__kwdefaults__ = original.__kwdefaults__
+    return direct
