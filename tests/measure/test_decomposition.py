@@ -131,3 +131,24 @@ def test_ablations_time_a_valid_group_and_refuse_a_structure_change():
     assert ambient.saved_low <= ambient.saved_us <= ambient.saved_high
     assert ambient.attributed_us > 0
     assert ambient.verdict == ("agree" if abs(ambient.ratio - 1) <= 0.15 else "disagree")
+
+
+MEASURE_ATTEMPTS = 3
+
+
+def test_the_decomposition_times_the_call_the_headline_times():
+    """The report's `compiled_call` row claims the headline and the decomposition's compiled
+    loop (one loop, timed twice) agree within ±15%. Re-measure policy: up to three fresh
+    measurements; a burst of load on this shared 2-core machine can spoil one, a loop that
+    times something else than the headline disagrees every time."""
+    ratios = []
+    for _ in range(MEASURE_ATTEMPTS):
+        d = measure(small_spec(), cross_check=False, eager_baseline=False,
+                    decomposition=True).decomposition
+        row = next(a for a in d.agreement if a.name == dm.COMPILED_CALL)
+        ratios.append(round(row.ratio, 3))
+        if abs(row.ratio - 1) <= dm.AGREE_WITHIN:
+            assert row.verdict == "agree"
+            return
+        assert row.verdict == "disagree"
+    pytest.fail(f"headline / decomposition's compiled loop outside ±15% in every attempt: {ratios}")
