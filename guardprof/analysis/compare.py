@@ -1,9 +1,14 @@
 """`guardprof compare A.json B.json`: what changed between two runs, and whether it is noise.
 
-Each timed figure gets B/A and a bootstrap interval from the spread of its timing rounds; each
-replayed figure an interval from its spread across calls (or entries). A change is called only
-when the whole interval lies beyond the tolerance band (see `intervals.verdict`), and
-`--fail-above` gates on the interval's lower end, so noise alone does not fail a CI job.
+Each figure gets B/A and a bootstrap interval from the repetitions each run kept: the timing
+rounds for timed figures, the replay blocks for guard time (each block's figure sums the same
+calls, so calls are paired inside it). Repetitions inside one run miss what changed between
+runs, so every interval is then widened by a run-to-run term from the runs' own noise figures
+(the reference loop's spread in each run, and how far the two runs' reference levels differ).
+A change is called only when the whole interval lies beyond the tolerance band
+(`intervals.verdict`); the gate (`decide`) fails only when the interval lies wholly above the
+threshold, passes only when it lies wholly at or below it, and cannot decide otherwise, or when
+either run was noisy.
 """
 
 from __future__ import annotations
@@ -18,23 +23,22 @@ from guardprof.analysis.intervals import (
     Statistic,
     bootstrap_ratio,
     difference_of_medians,
-    mean_of,
     median_of,
     verdict,
 )
 from guardprof.errors import GuardprofError, WorkloadUsageError
 from guardprof.fileio import read_json
 from guardprof.model import envelope
+from guardprof.model.noise import level_ratio
 from guardprof.model.run_report import GuardReport, from_loaded
 
 DEFAULT_TOLERANCE_PCT = 5.0
 
-TIMED_INTERVAL = "interval from the timing rounds (each run resampled on its own)"
-CALLS_INTERVAL = (
-    "interval from the spread across the iteration's calls; run-to-run drift of the replay "
-    "is not in it"
-)
-ENTRIES_INTERVAL = "interval from the spread across cache entries"
+TIMED_INTERVAL = "timing rounds (each run resampled on its own), widened by the run-to-run term"
+BLOCKS_INTERVAL = ("replay blocks (each block's mean over the same calls; each run resampled on "
+                   "its own), widened by the run-to-run term")
+ENTRIES_INTERVAL = ("spread across cache entries (the workload's structure, not repetitions: "
+                    "shown, not gated on)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class MetricDef:
     interval: str
     samples: Callable[[GuardReport], list[list[float]] | None]
     statistic: Statistic
+    gated: bool = True  # its interval comes from repetitions: --fail-above may gate on it
 
 
 def _per_call(report: GuardReport, which: str) -> list[float] | None:
@@ -69,9 +74,9 @@ def _overhead(r: GuardReport):
     return None if c is None or e is None else [c, e]
 
 
-def _calls(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:
+def _blocks(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:
     def samples(r: GuardReport):
-        values = [getattr(c, attr) for c in r.guard_cost.calls]
+        values = [getattr(b, attr) for b in r.guard_cost.blocks]
         return [values] if values else None
 
     return samples
@@ -93,19 +98,66 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("eager", "eager µs/call", "timed", TIMED_INTERVAL, _eager, median_of),
         MetricDef("overhead", "compiled − eager µs/call", "timed", TIMED_INTERVAL, _overhead,
                   difference_of_medians),
-        MetricDef("guard", "guard µs/call", "replayed", CALLS_INTERVAL, _calls("total_us"),
-                  mean_of),
-        MetricDef("guard-rejected", "  rejected entries µs/call", "replayed", CALLS_INTERVAL,
-                  _calls("rejected_us"), mean_of),
-        MetricDef("guard-accepted", "  accepted entry µs/call", "replayed", CALLS_INTERVAL,
-                  _calls("accepted_us"), mean_of),
+        MetricDef("guard", "guard µs/call", "replayed", BLOCKS_INTERVAL,
+                  _blocks("total_us_per_call"), median_of),
+        MetricDef("guard-rejected", "  rejected entries µs/call", "replayed", BLOCKS_INTERVAL,
+                  _blocks("rejected_us_per_call"), median_of),
+        MetricDef("guard-accepted", "  accepted entry µs/call", "replayed", BLOCKS_INTERVAL,
+                  _blocks("accepted_us_per_call"), median_of),
         MetricDef("pass-check", "pass check µs (median entry)", "replayed", ENTRIES_INTERVAL,
-                  _entries("pass_check_us"), median_of),
+                  _entries("pass_check_us"), median_of, gated=False),
         MetricDef("fail-check", "fail check µs (median entry)", "replayed", ENTRIES_INTERVAL,
-                  _entries("fail_check_us"), median_of),
+                  _entries("fail_check_us"), median_of, gated=False),
     )
 }
 DEFAULT_METRIC = "guard"
+GATED_METRICS = [k for k, m in METRICS.items() if m.gated]
+
+
+@dataclass(frozen=True)
+class RunToRun:
+    """What one run's repetitions cannot show: how the machine differed between the two runs.
+
+    `term` widens every gated interval: [low / (1 + term), high × (1 + term)]. It is
+    |B's reference level / A's − 1| (the pure-Python half of the reference loop, only when both
+    ran the same Python; 0 otherwise, and said so): this VM's speed was seen to drift by 30% in
+    seconds with the thread never off the CPU, and a guard figure drifts with it. `undecided`
+    says why a gate must not decide: either run noisy (off the CPU)."""
+
+    term: float
+    level_ratio: float | None
+    undecided: str | None
+    method: str = (
+        "run-to-run term = |B's reference level / A's − 1| (pure-Python reference loop, same "
+        "Python only); each gated interval widened to [low / (1 + term), high × (1 + term)]"
+    )
+
+
+def run_to_run(a: GuardReport, b: GuardReport) -> RunToRun:
+    na, nb = a.noise, b.noise
+    if na is None or nb is None:
+        which = "A" if na is None else "B"
+        return RunToRun(0.0, None,
+                        f"{which} has no noise figure (a report from an older guardprof?): the "
+                        "run-to-run variation is unknown")
+    level = (level_ratio(na, nb)
+             if a.environment.python_version == b.environment.python_version else None)
+    term = abs(level - 1) if level is not None else 0.0
+    undecided = None
+    noisy = [(name, n) for name, n in (("A", na), ("B", nb)) if n.noisy]
+    if noisy:
+        undecided = (f"{' and '.join(name for name, _ in noisy)} ran on a noisy machine (off the "
+                     "CPU " + ", ".join(f"{100 * n.off_cpu:.0f}%" for _, n in noisy)
+                     + f" of the timed wall time, above {100 * na.off_cpu_threshold:.0f}%)")
+    return RunToRun(term, level, undecided)
+
+
+def widen(estimate: RatioEstimate, term: float) -> RatioEstimate:
+    if not estimate.has_interval or term <= 0:
+        return estimate
+    return RatioEstimate(estimate.ratio, estimate.low / (1 + term), estimate.high * (1 + term),
+                     estimate.confidence, f"{estimate.method}, widened by ±{100 * term:.1f}% "
+                     "run to run")
 
 
 @dataclass
@@ -156,6 +208,7 @@ class Comparison:
     entries: list[EntryRow]
     tolerance: float  # fraction
     noise: list[str]
+    run_to_run: RunToRun | None = None
     overridden: list[str] = field(default_factory=list)  # refusals --force overrode
 
     def row(self, key: str) -> MetricRow:
@@ -243,6 +296,7 @@ def _differences(a: GuardReport, b: GuardReport) -> list[str]:
 def compare_reports(a: GuardReport, b: GuardReport, *, a_name: str = "A", b_name: str = "B",
                     tolerance: float = DEFAULT_TOLERANCE_PCT / 100) -> Comparison:
     rows = []
+    drift = run_to_run(a, b)
     for m in METRICS.values():
         sa, sb = m.samples(a), m.samples(b)
         if sa is None and sb is None:
@@ -250,6 +304,8 @@ def compare_reports(a: GuardReport, b: GuardReport, *, a_name: str = "A", b_name
         va = float(m.statistic(*map(_array, sa))) if sa else None
         vb = float(m.statistic(*map(_array, sb))) if sb else None
         est = bootstrap_ratio(sa, sb, m.statistic) if sa and sb else None
+        if est is not None and m.gated:
+            est = widen(est, drift.term)
         rows.append(MetricRow(m.key, m.label, m.method, m.interval, va, vb, est,
                               verdict(est, tolerance) if est else "only in one"))
     return Comparison(
@@ -261,6 +317,7 @@ def compare_reports(a: GuardReport, b: GuardReport, *, a_name: str = "A", b_name
         entries=_entry_rows(a, b),
         tolerance=tolerance,
         noise=[_noise_line(a_name, a), _noise_line(b_name, b)],
+        run_to_run=drift,
     )
 
 
@@ -273,9 +330,10 @@ def _array(values: list[float]):
 def _noise_line(name: str, r: GuardReport) -> str:
     c = r.timing.compiled_us_per_iteration
     spread = f"{100 * c.iqr / c.median:.0f}%" if c.median > 0 else "n/a"
+    machine = r.noise.line() if r.noise is not None else "no noise figure"
     return (
-        f"{name}: {len(c.samples)} timing rounds of {r.workload.number} iterations; compiled "
-        f"rounds' IQR {spread} of their median"
+        f"{name}: {machine}; {len(c.samples)} timing rounds of {r.workload.number} iterations "
+        f"(IQR {spread} of their median), {len(r.guard_cost.blocks)} replay blocks"
     )
 
 
@@ -317,12 +375,13 @@ EXIT_CODES = {PASS: 0, REGRESSION: 1, UNDECIDED: 3}
 
 
 def decide(estimate: RatioEstimate, label: str, fail_above_pct: float,
-           strict: bool) -> tuple[str, str]:
-    """(outcome, one line): a regression when the interval lies wholly above 1 + PCT/100. With
-    `strict` (interleaved pairs), a pass needs the interval wholly at or below it, else the gate
-    cannot decide; saved runs pass unless the regression is confident (their interval has no
-    run-to-run variation in it, so a straddling interval is not evidence either way)."""
+           undecided: str | None = None) -> tuple[str, str]:
+    """(outcome, one line), the same rule in both modes: a regression when the interval lies
+    wholly above 1 + PCT/100, a pass when it lies wholly at or below it; otherwise, or when
+    `undecided` gives a reason (a noisy run), the gate cannot decide."""
     limit = 1 + fail_above_pct / 100
+    if undecided is not None:
+        return UNDECIDED, f"{label}: the gate cannot decide: {undecided}"
     if not estimate.has_interval:
         return UNDECIDED, f"{label}: no interval ({estimate.method}); the gate cannot decide"
     where = (f"B/A {estimate.ratio:.2f}, {100 * estimate.confidence:.0f}% interval "
@@ -330,8 +389,8 @@ def decide(estimate: RatioEstimate, label: str, fail_above_pct: float,
     if estimate.low > limit:
         return REGRESSION, f"{label} regressed: {where} lies above {limit:.2f} " \
                            f"(--fail-above {fail_above_pct:g})"
-    if strict and estimate.high > limit:
+    if estimate.high > limit:
         return UNDECIDED, (f"{label}: {where} straddles {limit:.2f}: the gate cannot decide "
-                           "(more pairs, or a quieter machine)")
+                           "(more repetitions, or a quieter machine)")
     return PASS, f"gate passed: {label} did not regress by more than {fail_above_pct:g}% " \
                  f"({where})"

@@ -19,6 +19,14 @@ def _pct(x: float) -> str:
 def findings_for(report: GuardReport) -> list[str]:
     findings: list[str] = []
     cost = report.guard_cost
+    if report.noise is not None and report.noise.noisy:
+        findings.append(
+            f"The machine was noisy during this run: the measuring thread was off the CPU "
+            f"{100 * report.noise.off_cpu:.0f}% of the timed wall time (another process wanted "
+            f"its core; quiet runs stay under {100 * report.noise.off_cpu_threshold:.0f}%), so "
+            "the timed figures here may be off; "
+            "`guardprof compare` will not pass or fail a gate on this run (exit 3). Rerun on a "
+            "quieter machine, or compare interleaved (`compare --a … --b …`).")
     findings.extend(_walk_findings(report))
     for frame in report.frames:
         if frame.uncompiled_calls:

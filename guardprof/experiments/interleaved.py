@@ -4,6 +4,8 @@ machine noise; the verdict comes from the pairs (B/A, a paired bootstrap over th
 Pair i runs A then B, pair i+1 B then A, so neither side always runs first. Each run is
 `python -m guardprof run OPTIONS --no-cross-check --no-decomposition --quiet --json FILE`
 with its own Python (`--a-python`, `--b-python`: two environments, e.g. two torch releases).
+After the first `pairs`, more are run while `undecided(estimate)` says the figure is not yet
+decided, up to `max_pairs` or the time budget, whichever comes first.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from guardprof.analysis.intervals import bootstrap_ratio, median_of
 from guardprof.errors import GuardprofError, WorkloadUsageError
 from guardprof.model.interleaved import Interleaved, Pair
+from guardprof.model.noise import NOISY_OFF_CPU
+from guardprof.model.stats import RatioEstimate
 from guardprof.progress import SILENT, Progress
 
 # metric → (the run report's summary key, label)
@@ -30,6 +35,8 @@ METRICS = {
     "guard-accepted": ("accepted_us_per_call", "accepted entry µs/call (replayed)"),
 }
 DEFAULT_PAIRS = 5
+DEFAULT_MAX_PAIRS = 15
+DEFAULT_BUDGET_S = 600.0
 RUN_FLAGS = ["--no-cross-check", "--no-decomposition", "--quiet"]
 METHOD = ("interleaved: A and B as fresh `guardprof run` processes, alternated (AB, BA, AB, …); "
           "B/A is the median over pairs of each side's figure, its 95% interval a paired "
@@ -51,36 +58,67 @@ def command(options: str, python: str | None, flag: str) -> list[str]:
     return [exe, "-m", "guardprof", "run", *args, *RUN_FLAGS]
 
 
-def _one(cmd: list[str], out: Path, key: str, side: str) -> float:
+def _one(cmd: list[str], out: Path, key: str, side: str) -> tuple[float, float | None]:
+    """(the metric, the run's noise spread) of one fresh `guardprof run`."""
     proc = subprocess.run([*cmd, "--json", str(out)], capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise GuardprofError(f"run {side} failed (exit {proc.returncode}): {last}")
-    value = json.loads(out.read_text())["summary"].get(key)
+    summary = json.loads(out.read_text())["summary"]
+    value = summary.get(key)
     if value is None:
         raise GuardprofError(f"run {side}'s report has no {key}")
-    return float(value)
+    return float(value), summary.get("off_cpu")
+
+
+def _estimate(results: list[Pair]) -> RatioEstimate:
+    return bootstrap_ratio([[p.a_us for p in results]], [[p.b_us for p in results]],
+                           median_of, paired=True)
 
 
 def run_interleaved(a_cmd: list[str], b_cmd: list[str], metric: str, pairs: int,
-                    progress: Progress = SILENT) -> Interleaved:
+                    progress: Progress = SILENT, *, max_pairs: int | None = None,
+                    budget_s: float = DEFAULT_BUDGET_S,
+                    undecided: Callable[[RatioEstimate], bool] | None = None) -> Interleaved:
     key, label = METRICS[metric]
+    max_pairs = max(pairs, max_pairs or pairs)
     results: list[Pair] = []
     start = time.perf_counter()
+    stopped = f"the {pairs} pairs asked for"
     with tempfile.TemporaryDirectory(prefix="guardprof-compare-") as tmp:
-        for i in range(pairs):
+        for i in range(max_pairs):
+            elapsed = time.perf_counter() - start
+            if i >= pairs:
+                if undecided is None or not undecided(_estimate(results)):
+                    stopped = f"decided after {i} pairs" if undecided else stopped
+                    break
+                per_pair = elapsed / len(results)
+                if elapsed + per_pair > budget_s:
+                    stopped = (f"the time budget ({budget_s:.0f} s): another pair would take "
+                               f"≈{per_pair:.0f} s more")
+                    break
             order = "AB" if i % 2 == 0 else "BA"
             values = {}
             for side in order:
                 eta = ""
                 if results:
                     per_pair = (time.perf_counter() - start) / len(results)
-                    eta = f", ETA {per_pair * (pairs - len(results)):.0f} s"
-                progress.update(f"pair {i + 1}/{pairs}: running {side}{eta}")
+                    eta = f", ETA {per_pair * (max(pairs, i + 1) - len(results)):.0f} s"
+                extra = " (more: undecided)" if i >= pairs else ""
+                progress.update(f"pair {i + 1}/{max(pairs, i + 1)}{extra}: running {side}{eta}")
                 cmd = a_cmd if side == "A" else b_cmd
                 values[side] = _one(cmd, Path(tmp) / f"{side}{i}.json", key, side)
-            results.append(Pair(i, values["A"], values["B"], order))
-    estimate = bootstrap_ratio([[p.a_us for p in results]], [[p.b_us for p in results]],
-                               median_of, paired=True)
-    return Interleaved(metric, label, a_cmd, b_cmd, results, estimate,
-                       time.perf_counter() - start, METHOD)
+            results.append(Pair(i, values["A"][0], values["B"][0], order,
+                                values["A"][1], values["B"][1]))
+        else:
+            if max_pairs > pairs:
+                stopped = f"the most pairs allowed ({max_pairs})"
+    notes = []
+    noisy = sum(1 for p in results for s in (p.a_off_cpu, p.b_off_cpu)
+                if s is not None and s > NOISY_OFF_CPU)
+    if noisy:
+        notes.append(f"{noisy} of {2 * len(results)} runs were noisy (off the CPU more than "
+                     f"{100 * NOISY_OFF_CPU:.0f}% of their timed wall time); both sides of a "
+                     "pair met the same machine, so the paired interval carries that noise")
+    return Interleaved(metric, label, a_cmd, b_cmd, results, _estimate(results),
+                       time.perf_counter() - start, METHOD, notes, stopped)

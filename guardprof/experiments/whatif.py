@@ -21,7 +21,6 @@ from guardprof.analysis.intervals import bootstrap_ratio
 from guardprof.dynamo import cache, compiler, guard_walk, stances
 from guardprof.errors import GuardprofError, WorkloadUsageError
 from guardprof.measure.capture import capture_iteration
-from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import replay
 from guardprof.measure.run import environment, warm
 from guardprof.model.stats import SampleStats
@@ -43,6 +42,12 @@ TIMING_METHOD = (
     "timed in the hot loop: each round runs `number` iterations of one variant "
     "(timeit, gc off); rounds interleaved across variants, order rotated each round; "
     "median over rounds, µs per call"
+)
+WHATIF_REPLAY_METHOD = (
+    "replayed: each cache entry's guard check called from Python on the captured frame locals, "
+    "in cache order, the iteration's check sequence replayed round after round in one block "
+    "after all the variants' timing, median over rounds per check, the Python → pybind call "
+    "path and timer (a no-op guard-manager method, timed alike) subtracted"
 )
 SPEEDUP_METHOD = "baseline µs/call ÷ variant µs/call (ratio of medians over rounds)"
 SKIP_GUARDS_CAVEAT = (
@@ -259,7 +264,7 @@ def _result(lv: _Live, base: _Live, progress: Progress) -> VariantResult:
     mine = {id(c) for c in lv.codes}
     own = {code: entries for code, entries in capture.order_before.items() if id(code) in mine}
     notes: list[str] = []
-    guard_method = REPLAY_METHOD
+    guard_method = WHATIF_REPLAY_METHOD
     guard_us = walk = None
     if lv.variant.skip_guards:
         diff = {code: cache.diff_guard_entries(entries) for code, entries in own.items()}
@@ -272,8 +277,9 @@ def _result(lv: _Live, base: _Live, progress: Progress) -> VariantResult:
         else:
             own = diff
             guard_method = (
-                "replayed as for the baseline, checking each entry's diff guard manager "
-                "(the guards dynamo keeps under skip_guard_eval_unsafe)"
+                "replayed as the other variants are (one block after the timing), checking each "
+                "entry's diff guard manager (the guards dynamo keeps under "
+                "skip_guard_eval_unsafe)"
             )
     if own:
         capture.order_before = own

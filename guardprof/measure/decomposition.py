@@ -211,7 +211,8 @@ def compiled_copy(prepared: Any, n: int, filename: str, members: list,
 
 
 def _part(name: str, values: list[float], method: str | None = None) -> dm.Part:
-    return dm.Part(name, *median_and_quartiles(values), method or PART_METHODS[name])
+    return dm.Part(name, *median_and_quartiles(values), method or PART_METHODS[name],
+                   [float(v) for v in values])
 
 
 def _result(loops: list[_Loop], replayed: GuardCost, headline_us: float, number: int,

@@ -14,6 +14,7 @@ timing a single check over and over reads it cache-hot and low.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 import types
@@ -132,15 +133,25 @@ class ReplayTimer:
         self.block_overheads_ns.append(float(overhead))
 
     def result(self) -> Replay:
+        """Each check's median over blocks (of its per-block median)."""
         per_check_ns = (
             np.median(np.stack(self.block_medians_ns), axis=0)
             if self.block_medians_ns else np.zeros(len(self.sequence))
         )
         overhead_ns = float(np.median(self.block_overheads_ns)) if self.block_overheads_ns else 0.0
+        return self._replay(per_check_ns, overhead_ns)
+
+    def block_results(self) -> list[Replay]:
+        """One Replay per block: the repetitions behind `result` (kept for run-to-run intervals)."""
+        return [self._replay(medians, overhead)
+                for medians, overhead in zip(self.block_medians_ns, self.block_overheads_ns,
+                                             strict=True)]
+
+    def _replay(self, per_check_ns: np.ndarray, overhead_ns: float) -> Replay:
         invocations = []
         position = 0
-        for replayed, visited in self.walks:
-            replayed.steps = []
+        for walked, visited in self.walks:
+            replayed = dataclasses.replace(walked, steps=[])  # a fresh one per result
             for entry, ok in visited:
                 seconds = max(0.0, (float(per_check_ns[position]) - overhead_ns) * 1e-9)
                 replayed.steps.append(CheckStep(entry.compile_id, ok, seconds))

@@ -18,6 +18,7 @@ from guardprof.dynamo import cache, compile_log, compiler, guard_walk, profiler_
 from guardprof.dynamo.compile_log import CompileRecorder
 from guardprof.measure.capture import Capture, capture_iteration, frame_naming
 from guardprof.measure.decomposition import decompose
+from guardprof.measure.noise import NoiseProbe
 from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
 from guardprof.model.run_report import (
@@ -28,6 +29,7 @@ from guardprof.model.run_report import (
     FrameReport,
     GuardCost,
     GuardReport,
+    ReplayBlock,
     Timing,
     WorkloadInfo,
 )
@@ -51,12 +53,17 @@ CROSS_CHECK_MIN_CALLS = 200  # per pass
 CROSS_CHECK_MAX_ITERATIONS = 50  # per pass
 CROSS_CHECK_PASSES = 3
 REPLAY_BLOCKS = 3
-CROSS_CHECK_METHOD = (
-    f"profiler events: torch.profiler 'TorchDynamo Cache Lookup' events in {CROSS_CHECK_PASSES} "
-    "passes spread between the compiled timing rounds (not during them); per pass the sum of "
-    "every lookup event over the calls it covered, median over passes (a sum, because lookups "
-    "of different frames and walk depths differ in cost)"
-)
+
+
+def cross_check_method(passes: int) -> str:
+    """The cross-check's method, with the passes it really ran (fewer with --repeat < 3)."""
+    what = {0: "no pass between", 1: "1 pass after"}.get(passes, f"{passes} passes spread between")
+    return (
+        f"profiler events: torch.profiler 'TorchDynamo Cache Lookup' events in {what} the "
+        "compiled timing rounds (not during them); per pass the sum of every lookup event over "
+        "the calls it covered, median over passes (a sum, because lookups of different frames "
+        "and walk depths differ in cost)"
+    )
 
 
 @dataclass
@@ -144,13 +151,15 @@ def measure_warm(
     spec, prepared = warmed.spec, warmed.prepared
     calls = prepared.calls
     lookups = _LookupEvents.plan(warmed.run_compiled(), len(calls))
+    noise = NoiseProbe()
+    noise.start()
     compiled_s = time_loop(
         warmed.run_compiled(), warmed.number, spec.repeat, spec.device, "compiled", progress,
-        between_rounds=(
-            _AfterRounds(_spread(CROSS_CHECK_PASSES, spec.repeat), lookups.record_pass)
-            if cross_check else None
-        ),
+        between_rounds=_AfterRounds(
+            _spread(CROSS_CHECK_PASSES, spec.repeat) if cross_check else set(),
+            lookups.record_pass, every=noise.sample),
     )
+    noise.stop()
     progress.update("capturing one iteration's frames and cache order")
     capture = capture_iteration(prepared.compiled, calls)
     # Replay blocks spread over the eager timing (between its rounds), as the profiler passes
@@ -160,18 +169,20 @@ def measure_warm(
     timer.time_block(block_s, progress)
     eager_s = None
     if eager_baseline:
+        noise.start()
         eager_s = time_loop(
             warmed.run_eager(), warmed.number, spec.repeat, spec.device, "eager", progress,
             between_rounds=_AfterRounds(
                 _spread(REPLAY_BLOCKS - 1, spec.repeat),
-                lambda: timer.time_block(block_s, progress),
+                lambda: timer.time_block(block_s, progress), every=noise.sample,
             ),
         )
+    noise.stop()
     while len(timer.block_medians_ns) < REPLAY_BLOCKS and timer.sequence:
         timer.time_block(block_s, progress)
     replayed = timer.result()
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
-    guard_cost = _guard_cost(replayed, len(calls))
+    guard_cost = _guard_cost(replayed, len(calls), timer.block_results())
     headline_us = statistics.median(compiled_s) * 1e6 / (warmed.number * len(calls))
     decomposed = (decompose(capture, prepared, guard_cost, headline_us, progress)
                   if decomposition else None)
@@ -207,6 +218,7 @@ def measure_warm(
         unattributed_reasons=list(warmed.compiles.trailing_reasons),
         dynamo_counters=warmed.compile_counters,
         decomposition=decomposed,
+        noise=noise.result(),
     )
 
 
@@ -251,7 +263,7 @@ def workload_info(warmed: WarmWorkload) -> WorkloadInfo:
     )
 
 
-def _guard_cost(replayed: Replay, n_calls: int) -> GuardCost:
+def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] = ()) -> GuardCost:
     calls = []
     for i in range(n_calls):
         invocations = [inv for inv in replayed.invocations if inv.call_index == i]
@@ -270,7 +282,19 @@ def _guard_cost(replayed: Replay, n_calls: int) -> GuardCost:
         calls=calls,
         python_call_overhead_us=replayed.call_overhead_s * 1e6,
         mismatches=replayed.mismatches,
+        blocks=[_block(b, n_calls) for b in blocks],
     )
+
+
+def _block(replayed: Replay, n_calls: int) -> ReplayBlock:
+    rejected, accepted = [0.0] * n_calls, [0.0] * n_calls
+    for inv in replayed.invocations:
+        for step in inv.steps:
+            if step.passed:
+                accepted[inv.call_index] += step.seconds * 1e6
+            else:
+                rejected[inv.call_index] += step.seconds * 1e6
+    return ReplayBlock(rejected, accepted)
 
 
 def _median_or_none(values: list[float]) -> float | None:
@@ -330,10 +354,13 @@ class _AfterRounds:
 
     rounds: set[int]
     action: Callable[[], None]
+    every: Callable[[], None] | None = None  # after every round, before `action`
     done: int = 0
 
     def __call__(self) -> None:
         self.done += 1
+        if self.every is not None:
+            self.every()
         if self.done in self.rounds:
             self.action()
 
@@ -344,7 +371,8 @@ def _spread(count: int, rounds: int) -> set[int]:
 
 
 def _cross_check_skipped() -> CrossCheck:
-    return CrossCheck(method=CROSS_CHECK_METHOD, available=False, note="cross-check not run")
+    return CrossCheck(method="profiler events: not run (--no-cross-check)", available=False,
+                      note="cross-check not run")
 
 
 @dataclass
@@ -388,7 +416,8 @@ class _LookupEvents:
                 sum(durations) / (self.iterations_per_pass * self.calls_per_iteration))
 
     def cross_check(self, calls_per_iteration: int) -> CrossCheck:
-        base = dict(method=CROSS_CHECK_METHOD, iterations=self.iterations,
+        passes = len(self.pass_per_call_us) or self.iterations // max(1, self.iterations_per_pass)
+        base = dict(method=cross_check_method(passes), iterations=self.iterations,
                     pass_medians_us=list(self.pass_medians_us),
                     pass_per_call_us=list(self.pass_per_call_us))
         if self.error is not None:

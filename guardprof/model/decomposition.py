@@ -24,6 +24,7 @@ class Part:
     low: float  # 25th percentile of the per-round differences
     high: float  # 75th percentile
     method: str
+    rounds_us: list[float] = field(default_factory=list)  # the per-round differences themselves
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from typing import Any
 from guardprof.errors import GuardprofError
 from guardprof.fileio import read_json, write_text_atomic
 
-SCHEMA_VERSION = 2  # 2: the run report's `decomposition`
+SCHEMA_VERSION = 3  # 2: the run report's `decomposition`; 3: its `noise` and replay blocks
 
 RUN = "guardprof-run"
 GUARDS = "guardprof-guards"
 SWEEP = "guardprof-sweep"
 WHATIF = "guardprof-whatif"
+INTERLEAVED = "guardprof-interleaved"
 
 # Which command reads each kind of guardprof JSON, for a helpful error on the wrong one.
 READERS = {
@@ -31,6 +32,7 @@ READERS = {
     GUARDS: "guardprof guards --load",
     SWEEP: "guardprof sweep --load (its folder or sweep.json), guardprof report --sweep",
     WHATIF: "guardprof run --load",
+    INTERLEAVED: "none yet (the pairs of `guardprof compare --a … --b … --json`, for your tools)",
 }
 ENVELOPE_KEYS = ("schema_version", "report_type")
 

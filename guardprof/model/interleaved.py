@@ -13,6 +13,8 @@ class Pair:
     a_us: float  # the metric of A's run, per call
     b_us: float
     order: str  # "AB" or "BA": who ran first in this pair
+    a_off_cpu: float | None = None  # each run's off-CPU share (its noise figure)
+    b_off_cpu: float | None = None
 
 
 @dataclass(frozen=True)
@@ -26,3 +28,4 @@ class Interleaved:
     elapsed_s: float
     method: str
     notes: list[str] = field(default_factory=list)
+    stopped_because: str = ""  # why no more pairs were run

@@ -13,6 +13,7 @@ from typing import Any
 
 from guardprof.model import envelope
 from guardprof.model.decomposition import Decomposition
+from guardprof.model.noise import Noise
 from guardprof.model.stats import SampleStats
 
 
@@ -87,11 +88,34 @@ class CallGuardCost:
 
 
 @dataclass(frozen=True)
+class ReplayBlock:
+    """One block of replay rounds, per call (the order of `GuardCost.calls`): the repetitions
+    an interval between two runs comes from (each figure is the median over blocks)."""
+
+    rejected_us: list[float]
+    accepted_us: list[float]
+
+    @property
+    def total_us_per_call(self) -> float:
+        n = len(self.rejected_us)
+        return (sum(self.rejected_us) + sum(self.accepted_us)) / n if n else 0.0
+
+    @property
+    def rejected_us_per_call(self) -> float:
+        return sum(self.rejected_us) / len(self.rejected_us) if self.rejected_us else 0.0
+
+    @property
+    def accepted_us_per_call(self) -> float:
+        return sum(self.accepted_us) / len(self.accepted_us) if self.accepted_us else 0.0
+
+
+@dataclass(frozen=True)
 class GuardCost:
     method: str
     calls: list[CallGuardCost]
     python_call_overhead_us: float  # subtracted from every timed check
     mismatches: int  # replayed walks that chose another entry than the real run
+    blocks: list[ReplayBlock] = field(default_factory=list)  # the per-block repetitions
 
     def _mean(self, attr: str) -> float:
         if not self.calls:
@@ -201,6 +225,8 @@ class GuardReport:
     dynamo_counters: dict[str, dict[str, int]] = field(default_factory=dict)
     # The compiled call taken apart in the hot loop (None: not measured, e.g. sweep points).
     decomposition: Decomposition | None = None
+    # The machine's own noise during the run: a reference loop timed between rounds.
+    noise: Noise | None = None
 
     @property
     def entries(self) -> list[EntryReport]:
@@ -253,6 +279,9 @@ def summary(report: GuardReport) -> dict[str, float | int | None]:
         "profiler_us_per_call": report.cross_check.per_call_us,
         "profiler_to_replay_ratio": report.cross_check_ratio(),
         "cache_entries": report.entry_count,
+        "off_cpu": report.noise.off_cpu if report.noise else None,
+        "reference_python_us": report.noise.python_us.median if report.noise else None,
+        "noisy": report.noise.noisy if report.noise else None,
     }
 
 

@@ -48,6 +48,13 @@ def render_comparison(c: Comparison) -> str:
         by_source.setdefault(r.interval_source, []).append(r.label.strip())
     lines += [f"  {', '.join(labels)}: {source}" for source, labels in by_source.items()]
     lines += ["machine noise: " + "; ".join(c.noise)]
+    if c.run_to_run is not None:
+        d = c.run_to_run
+        level = "n/a (different Pythons)" if d.level_ratio is None else f"{d.level_ratio:.2f}"
+        lines += [f"run to run: ±{100 * d.term:.1f}% added to every gated interval (B/A of the "
+                  f"reference level {level}) — {d.method}"]
+        if d.undecided:
+            lines += [f"  a gate on these runs cannot decide: {d.undecided}"]
 
     lines += ["", "Counts (exact, no noise)"]
     lines += table(
@@ -88,6 +95,7 @@ def render_interleaved(r: Interleaved) -> str:
     interval = (f"[{e.low:.2f}, {e.high:.2f}] ({100 * e.confidence:.0f}%)" if e.has_interval
                 else f"no interval ({e.method})")
     ratio = "n/a" if e.ratio is None else f"{e.ratio:.2f}"
-    lines += ["", f"B/A {ratio} {interval}, {len(r.pairs)} pairs in {r.elapsed_s:.0f} s"]
+    lines += ["", f"B/A {ratio} {interval}, {len(r.pairs)} pairs in {r.elapsed_s:.0f} s "
+                  f"(stopped: {r.stopped_because})"]
     lines += [f"  note: {n}" for n in r.notes]
     return "\n".join(lines) + "\n"

@@ -71,6 +71,8 @@ def render(report: GuardReport) -> str:
         f"  warm-up: {timing.warmup_s:.1f} s for {timing.warmup_iterations} iterations "
         "(includes compilation)"
     )
+    if report.noise is not None:
+        lines.append(f"  machine noise: {report.noise.line()} — {report.noise.method}")
 
     # Guard cost
     lines += ["", f"Guard cost per call — {cost.method}"]

@@ -57,6 +57,9 @@ def test_skip_guards_is_replayed_with_diff_guards_and_caveated(what_if_all):
     skip = next(v for v in what_if_all.variants if v.name == "skip-guards")
     assert skip.guard_us_per_call is not None and skip.guard_us_per_call > 0
     assert "diff guard manager" in skip.guard_method
+    # What-if replays one block after all the timing, and its label says so (not the run's).
+    assert all("one block after" in v.guard_method for v in what_if_all.variants
+               if v.guard_method)
     assert any("UNSAFE" in n for n in skip.notes)
     text = render_whatif(what_if_all)
     for name in ("baseline", *VARIANT_NAMES, "eager (not compiled)"):
@@ -76,7 +79,7 @@ def test_cli_what_if_writes_json(tmp_path):
     assert data["report_type"] == "guardprof-whatif"
     assert [v["name"] for v in data["variants"]] == ["baseline", "dynamic", "skip-guards"]
     assert data["variants"][0]["entries"] == 3 and data["variants"][0]["number"] == 10
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     # --quiet: the result lines only, one per variant
     lines = result.output.splitlines()
     assert [line.split(":")[0] for line in lines] == ["baseline", "dynamic", "skip-guards"]

@@ -55,7 +55,7 @@ def test_agreement_rows_carry_the_15_percent_verdict(decomposed):
 
 def test_json_carries_the_decomposition_and_loads_back(decomposed):
     data = to_dict(decomposed)
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     parts = data["decomposition"]["parts"]
     assert {"name", "us", "low", "high", "method"} <= set(parts[0])
     assert {"name", "in_situ_us", "replayed_us", "ratio", "verdict"} <= set(

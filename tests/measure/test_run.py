@@ -19,6 +19,7 @@ from guardprof.cli.main import main
 from guardprof.dynamo import cache
 from guardprof.measure.run import measure
 from guardprof.model.run_report import from_dict, load_report, to_dict
+from guardprof.render.run import render as render_run
 from tests.conftest import small_spec
 
 TARGETS = Path(__file__).parents[1] / "workloads" / "user_targets.py"
@@ -109,8 +110,34 @@ def test_profiler_cross_check_sums_every_lookup(standard_small_report):
 
 def test_json_round_trips_into_the_same_dataclasses(standard_small_report, tmp_path):
     data = json.loads(json.dumps(to_dict(standard_small_report)))
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert from_dict(data) == standard_small_report
+
+
+def test_repetitions_and_the_noise_figure_are_kept(standard_small_report):
+    """Issue 12: the JSON keeps each replay block (per call) and the run's own noise: the
+    reference loop after every timing round, compiled and eager, and wall vs CPU time over
+    them; the headline guard figures lie inside the blocks' range (each is a median of them)."""
+    r = standard_small_report
+    repeat, calls = r.workload.repeat, r.workload.calls_per_iteration
+    assert len(r.guard_cost.blocks) == 3
+    assert all(len(b.rejected_us) == len(b.accepted_us) == calls for b in r.guard_cost.blocks)
+    per_block = [b.total_us_per_call for b in r.guard_cost.blocks]
+    assert min(per_block) * 0.999 <= r.guard_cost.total_us_per_call <= max(per_block) * 1.001
+    n = r.noise
+    assert len(n.python_us.samples) == len(n.torch_us.samples) == 2 * repeat
+    assert len(n.wall_s) == len(n.cpu_s) == 2 * repeat
+    assert 0 <= n.off_cpu <= 1 and n.noisy == (n.off_cpu > 0.05)
+    assert n.line() in render_run(r)
+    data = to_dict(r)
+    assert data["summary"]["off_cpu"] == n.off_cpu and data["summary"]["noisy"] == n.noisy
+
+
+@pytest.mark.parametrize(("repeat", "passes"), [(1, "1 pass after"), (2, "2 passes spread")])
+def test_the_cross_check_says_how_many_passes_it_ran(repeat, passes):
+    r = measure(small_spec(sizes=(4, 8), repeat=repeat), eager_baseline=False)
+    assert len(r.cross_check.pass_per_call_us) == repeat
+    assert passes in r.cross_check.method
 
 
 def test_recompile_limit_fallback_is_a_finding_not_a_crash():
@@ -310,7 +337,7 @@ def test_corrupt_and_wrong_version_loads(tmp_path):
     bad.write_text('{"schema_version": 99}')
     result = invoke("run", "--load", str(bad))
     assert result.exit_code == 1 and "schema_version 99" in result.output
-    bad.write_text('{"schema_version": 2}')
+    bad.write_text('{"schema_version": 3}')
     result = invoke("run", "--load", str(bad))
     assert result.exit_code == 1 and "not a valid guardprof report" in result.output
 
