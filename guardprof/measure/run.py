@@ -263,7 +263,7 @@ def workload_info(warmed: WarmWorkload) -> WorkloadInfo:
     )
 
 
-def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] = ()) -> GuardCost:
+def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] | None = None) -> GuardCost:
     calls = []
     for i in range(n_calls):
         invocations = [inv for inv in replayed.invocations if inv.call_index == i]
@@ -282,7 +282,7 @@ def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] = ()) -> Gu
         calls=calls,
         python_call_overhead_us=replayed.call_overhead_s * 1e6,
         mismatches=replayed.mismatches,
-        blocks=[_block(b, n_calls) for b in blocks],
+        blocks=[_block(b, n_calls) for b in blocks or []],
     )
 
 
