@@ -9,7 +9,7 @@ timing rounds does not show load that lasted the whole run. So guardprof records
 - a fixed reference loop (pure Python and a tiny torch op, the same in every run) timed after
   each round. Set beside another run's, its pure-Python level says whether the machine ran at
   another speed. Its spread is reported, not used to mark a run: on this project's quiet
-  2-core machine the Python half spread 6–14% (IQR / median of 10 samples) and the torch half
+  2-core machine the Python half spread 6–19% (IQR / median of 10 samples) and the torch half
   jumped between two levels (≈ 730 and ≈ 1200 µs) with the thread never off the CPU, so a
   spread threshold would call quiet runs noisy.
 """
