@@ -45,8 +45,8 @@ EXIT_HELP = ("Exit codes (both modes): 0 no regression beyond --fail-above (the 
               help=f"Interleaved mode with --fail-above: while the gate cannot decide, run "
                    f"more pairs, up to N.  [default: {DEFAULT_MAX_PAIRS}]")
 @click.option("--budget", "budget_s", type=click.FloatRange(min=0), default=None,
-              metavar="SECONDS", help=f"Interleaved mode: no new pair after SECONDS in all "
-                                      f"(the first --pairs always run).  [default: "
+              metavar="SECONDS", help=f"Interleaved mode: no new pair that would end after "
+                                      f"SECONDS in all (the first --pairs always run).  [default: "
                                       f"{DEFAULT_BUDGET_S:.0f}]")
 @click.option("--fail-above", "fail_above", type=float, default=None, metavar="PCT",
               help="A CI gate on --metric: exit 1 when B/A's 95% interval lies wholly above "

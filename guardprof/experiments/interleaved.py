@@ -59,7 +59,7 @@ def command(options: str, python: str | None, flag: str) -> list[str]:
 
 
 def _one(cmd: list[str], out: Path, key: str, side: str) -> tuple[float, float | None]:
-    """(the metric, the run's noise spread) of one fresh `guardprof run`."""
+    """(the metric, the run's off-CPU share) of one fresh `guardprof run`."""
     proc = subprocess.run([*cmd, "--json", str(out)], capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
