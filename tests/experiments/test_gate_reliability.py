@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "gate_reliability.py"
 def test_one_trial_of_the_reliability_benchmark_meets_every_goal():
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--trials", "1", "--scenarios", "a,c", "--pairs", "3",
-         "--max-pairs", "5", "--base", "--backend eager --sizes 4,8,12 --number 20 --repeat 3",
+         "--max-pairs", "3", "--base", "--backend eager --sizes 4,8 --number 20 --repeat 3",
          "--a-args", "4", "--b-args", "32"],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
