@@ -127,6 +127,10 @@ def _saved(a_path, b_path, fail_above, metric, tolerance, force, quiet) -> None:
     )
     from guardprof.render.compare import render_comparison
 
+    if fail_above is not None and metric not in GATED_METRICS:
+        raise WorkloadUsageError(f"--metric {metric}: its interval is the spread across cache "
+                                 "entries, not repetitions; gate on one of "
+                                 f"{', '.join(GATED_METRICS)}")
     check_distinct(a_path, b_path)
     a, over_a = load_for_compare(a_path, force)
     b, over_b = load_for_compare(b_path, force)
@@ -142,10 +146,6 @@ def _saved(a_path, b_path, fail_above, metric, tolerance, force, quiet) -> None:
                 if r.estimate is not None and r.estimate.ratio is not None:
                     click.echo(f"{r.label.strip()}: B/A {r.estimate.ratio:.2f}")
         return
-    if metric not in GATED_METRICS:
-        raise WorkloadUsageError(f"--metric {metric}: its interval is the spread across cache "
-                                 "entries, not repetitions; gate on one of "
-                                 f"{', '.join(GATED_METRICS)}")
     row = next((r for r in comparison.rows if r.key == metric), None)
     if row is None or row.estimate is None:
         _finish(UNDECIDED, f"--fail-above: {metric} is not in both reports, so the gate "

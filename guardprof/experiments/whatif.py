@@ -21,6 +21,7 @@ from guardprof.analysis.intervals import bootstrap_ratio
 from guardprof.dynamo import cache, compiler, guard_walk, stances
 from guardprof.errors import GuardprofError, WorkloadUsageError
 from guardprof.measure.capture import capture_iteration
+from guardprof.measure.replay import method as replay_method
 from guardprof.measure.replay import replay
 from guardprof.measure.run import environment, warm
 from guardprof.model.stats import SampleStats
@@ -43,12 +44,8 @@ TIMING_METHOD = (
     "(timeit, gc off); rounds interleaved across variants, order rotated each round; "
     "median over rounds, µs per call"
 )
-WHATIF_REPLAY_METHOD = (
-    "replayed: each cache entry's guard check called from Python on the captured frame locals, "
-    "in cache order, the iteration's check sequence replayed round after round in one block "
-    "after all the variants' timing, median over rounds per check, the Python → pybind call "
-    "path and timer (a no-op guard-manager method, timed alike) subtracted"
-)
+WHATIF_REPLAY_METHOD = replay_method(
+    "in one block after all the variants' timing, median over rounds per check")
 SPEEDUP_METHOD = "baseline µs/call ÷ variant µs/call (ratio of medians over rounds)"
 SKIP_GUARDS_CAVEAT = (
     "skip-guards is UNSAFE: under set_stance(skip_guard_eval_unsafe=True) dynamo runs only the "

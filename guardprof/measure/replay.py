@@ -30,12 +30,19 @@ MIN_ROUNDS = 20
 MAX_ROUNDS = 500
 TARGET_REPLAY_SECONDS = 0.5
 
-METHOD = (
-    "replayed: each cache entry's guard check called from Python on the captured frame "
-    "locals, in cache order, the iteration's check sequence replayed round after round in "
-    "blocks spread over the run, median of the blocks' medians per check, the Python → pybind "
-    "call path and timer (a no-op guard-manager method, timed alike) subtracted"
-)
+
+
+def method(schedule: str) -> str:
+    """The replay's method line; `schedule` says when its rounds ran and how they are summed."""
+    return (
+        "replayed: each cache entry's guard check called from Python on the captured frame "
+        "locals, in cache order, the iteration's check sequence replayed round after round "
+        f"{schedule}, the Python → pybind call path and timer (a no-op guard-manager method, "
+        "timed alike) subtracted"
+    )
+
+
+METHOD = method("in blocks spread over the run, median of the blocks' medians per check")
 
 
 @dataclass

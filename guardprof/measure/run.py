@@ -263,7 +263,7 @@ def workload_info(warmed: WarmWorkload) -> WorkloadInfo:
     )
 
 
-def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] | None = None) -> GuardCost:
+def _call_costs(replayed: Replay, n_calls: int) -> list[CallGuardCost]:
     calls = []
     for i in range(n_calls):
         invocations = [inv for inv in replayed.invocations if inv.call_index == i]
@@ -277,24 +277,21 @@ def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] | None = No
             accepted_us=sum(step.seconds * 1e6 for step in steps if step.passed),
             fell_back=any(inv.fell_back for inv in invocations),
         ))
+    return calls
+
+
+def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] | None = None) -> GuardCost:
+    def block(one: Replay) -> ReplayBlock:
+        calls = _call_costs(one, n_calls)
+        return ReplayBlock([c.rejected_us for c in calls], [c.accepted_us for c in calls])
+
     return GuardCost(
         method=REPLAY_METHOD,
-        calls=calls,
+        calls=_call_costs(replayed, n_calls),
         python_call_overhead_us=replayed.call_overhead_s * 1e6,
         mismatches=replayed.mismatches,
-        blocks=[_block(b, n_calls) for b in blocks or []],
+        blocks=[block(b) for b in blocks or []],
     )
-
-
-def _block(replayed: Replay, n_calls: int) -> ReplayBlock:
-    rejected, accepted = [0.0] * n_calls, [0.0] * n_calls
-    for inv in replayed.invocations:
-        for step in inv.steps:
-            if step.passed:
-                accepted[inv.call_index] += step.seconds * 1e6
-            else:
-                rejected[inv.call_index] += step.seconds * 1e6
-    return ReplayBlock(rejected, accepted)
 
 
 def _median_or_none(values: list[float]) -> float | None:

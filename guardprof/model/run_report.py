@@ -96,17 +96,20 @@ class ReplayBlock:
     accepted_us: list[float]
 
     @property
-    def total_us_per_call(self) -> float:
-        n = len(self.rejected_us)
-        return (sum(self.rejected_us) + sum(self.accepted_us)) / n if n else 0.0
-
-    @property
     def rejected_us_per_call(self) -> float:
-        return sum(self.rejected_us) / len(self.rejected_us) if self.rejected_us else 0.0
+        return _mean(self.rejected_us)
 
     @property
     def accepted_us_per_call(self) -> float:
-        return sum(self.accepted_us) / len(self.accepted_us) if self.accepted_us else 0.0
+        return _mean(self.accepted_us)
+
+    @property
+    def total_us_per_call(self) -> float:
+        return self.rejected_us_per_call + self.accepted_us_per_call
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 @dataclass(frozen=True)
