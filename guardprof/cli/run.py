@@ -12,7 +12,7 @@ from guardprof.fileio import check_writable
 from guardprof.progress import Progress
 
 
-@click.command()
+@click.command(context_settings={"allow_interspersed_args": False})
 @workload_options()
 @json_option()
 @click.option("--quiet", "-q", is_flag=True,
@@ -26,8 +26,10 @@ from guardprof.progress import Progress
 @click.option("--no-decomposition", is_flag=True,
               help="Skip the hot-loop decomposition of the compiled call (saves ~3.5 s).")
 @click.option("--what-if", "what_if", default=None, metavar="VARIANTS", help=WHAT_IF_HELP)
+@click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[-- python SCRIPT ARGS…]")
 def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
-        no_cross_check: bool, no_decomposition: bool, what_if: str | None) -> None:
+        no_cross_check: bool, no_decomposition: bool, what_if: str | None,
+        program: tuple[str, ...]) -> None:
     """Run the standard guard benchmark (or --target) and explain its guard cost.
 
     The first line has the original benchmark's format (µs per iteration of all calls, and the
@@ -35,18 +37,34 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
     real cache order, a torch.profiler cross-check, every cache entry with its guards and the
     recompile reason that created it, and what it means.
 
+    After `--`, an unmodified program instead: `guardprof run -- python train.py ARGS` (or
+    `-- python -m pkg.train`) runs it in this process, its output untouched, and at its exit
+    prints on stderr every compiled frame it ran: entries in cache order, why each was created,
+    the walk depth and replayed guard cost of sampled calls, and the frames ranked by estimated
+    guard time. guardprof exits with the program's own status. (The workload options do not
+    apply to a program.)
+
     \b
     Examples:
       guardprof run                                  # as PyTorch's dynamo_guard_eval.py
       guardprof run --backend eager --json result.json
       guardprof run --target my_workload.py:make --backend eager
       guardprof run --load result.json               # re-render a saved report
+      guardprof run --json guards.json -- python train.py --epochs 1
     """
     from guardprof.model import envelope
     from guardprof.model import whatif as whatif_model
     from guardprof.model.run_report import from_loaded, save_report
     from guardprof.render.run import render
 
+    if program:
+        if load_path is not None or what_if is not None:
+            raise click.UsageError("a program after -- is run and reported by itself: drop "
+                                   "--load / --what-if")
+        from guardprof.cli.program import run_program
+
+        run_program(program, json_path, quiet)
+        return
     if load_path is not None and json_path is not None:
         raise click.UsageError("--load re-renders a saved report; --json would only copy it")
     if load_path is not None and what_if is not None:
@@ -56,7 +74,14 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
         run_what_if(spec, what_if, json_path=json_path, quiet=quiet)
         return
     if load_path is not None:
-        loaded = envelope.read(load_path, (envelope.RUN, envelope.WHATIF))
+        loaded = envelope.read(load_path, (envelope.RUN, envelope.WHATIF, envelope.PROGRAM))
+        if loaded.report_type == envelope.PROGRAM:
+            from guardprof.model import program_report
+            from guardprof.render.program import render as render_program
+
+            click.echo(render_program(envelope.build(program_report.ProgramReport, loaded.data,
+                                                     f"{load_path}: malformed")), nl=False)
+            return
         if loaded.report_type == envelope.WHATIF:
             show_what_if(whatif_model.from_loaded(loaded), quiet)
             return

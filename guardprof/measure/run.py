@@ -225,13 +225,13 @@ def measure_warm(
 def environment(device: str) -> Environment:
     import torch
 
-    import guardprof
+    from guardprof.version import __version__
 
     device_name = platform.processor() or platform.machine()
     if device == "cuda":
         device_name = torch.cuda.get_device_name()
     return Environment(
-        guardprof_version=guardprof.__version__,
+        guardprof_version=__version__,
         torch_version=compiler.torch_version(),
         python_version=sys.version.split()[0],
         platform=platform.platform(),

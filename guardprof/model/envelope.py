@@ -25,6 +25,7 @@ GUARDS = "guardprof-guards"
 SWEEP = "guardprof-sweep"
 WHATIF = "guardprof-whatif"
 INTERLEAVED = "guardprof-interleaved"
+PROGRAM = "guardprof-program"
 
 # Which command reads each kind of guardprof JSON, for a helpful error on the wrong one.
 READERS = {
@@ -32,6 +33,7 @@ READERS = {
     GUARDS: "guardprof guards --load",
     SWEEP: "guardprof sweep --load (its folder or sweep.json), guardprof report --sweep",
     WHATIF: "guardprof run --load",
+    PROGRAM: "guardprof run --load (the report of `guardprof run -- python SCRIPT`)",
     INTERLEAVED: "none yet (the pairs of `guardprof compare --a … --b … --json`, for your tools)",
 }
 ENVELOPE_KEYS = ("schema_version", "report_type")

@@ -1,0 +1,110 @@
+"""See every cache lookup of a running program, and sample the frames some of them run.
+
+Dynamo calls its guard-complete hook (`set_guard_complete_hook`, torch ≥ 2.6) once per cache
+lookup of any compiled frame, after the walk (the accepted entry already moved to the front),
+with no frame attached: counting there costs one Python call per compiled call. Its return
+value is dynamo's verdict on the lookup, so it must pass `cache_hit` back unchanged.
+
+To learn which frame and entry a lookup served, and in what cache order it walked, a sample
+spans two lookups: at lookup k the hook snapshots every frame's entry order (the order lookup
+k+1 will walk: nothing runs a lookup in between); at lookup k+1 it arms a profile hook
+(`sys.setprofile`) that disarms itself at the first 'call' of a code dynamo knows: an entry's
+transformed code (`convert_frame.output_codes`), or a compiled frame's original code (one of
+`input_codes` that holds entries) when dynamo ran it uncompiled. Measured on torch 2.13: armed
+from inside the hook, the profile sees ~9,400 calls of dynamo's frame callback before that
+frame (~10–20 ms), so samples are spaced in time by the caller (`should_sample`), not by count.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+from guardprof.dynamo import compiler
+
+MAX_SKIPPED = 50_000  # calls an armed profile waits for the frame; past it the sample is lost
+
+
+def available() -> bool:
+    try:
+        from torch._C._dynamo.eval_frame import set_guard_complete_hook  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class LookupHook:
+    """Counts lookups; for the lookups `should_sample()` picks, reports the frame the next one ran.
+
+    `snapshot()` is called at the picking lookup; `on_frame(frame, snapshot)` receives the next
+    lookup's frame (code and locals intact) and that snapshot. Only the thread that made the
+    lookup is profiled. A profile function already set (the user's cProfile) is never replaced:
+    that sample is skipped (`skipped_busy`).
+    """
+
+    def __init__(self, should_sample: Callable[[], bool], snapshot: Callable[[], Any],
+                 on_frame: Callable[[types.FrameType, Any], None]) -> None:
+        from torch._dynamo.convert_frame import input_codes, output_codes
+        from torch._dynamo.eval_frame import _debug_get_cache_entry_list
+
+        self.lookups = 0
+        self.skipped_busy = 0
+        self.lost = 0
+        self._previous: Any = None
+        self._installed = False
+        state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0}
+
+        @compiler.never_compile
+        def profile(frame: types.FrameType, event: str, _arg: Any) -> None:
+            if event != "call":
+                return
+            code = frame.f_code
+            if code in output_codes or (code in input_codes and _debug_get_cache_entry_list(code)):
+                sys.setprofile(None)
+                taken, state["armed"] = state["armed"], None
+                on_frame(frame, taken)
+                return
+            state["skipped"] += 1
+            if state["skipped"] > MAX_SKIPPED:
+                sys.setprofile(None)
+                state["armed"] = None
+                self.lost += 1
+
+        @compiler.never_compile
+        def complete(cache_hit: bool) -> bool:
+            # The return value is the verdict dynamo acts on (False: recompile; the collectives
+            # hook uses it so): returning anything but cache_hit recompiles on every hit.
+            self.lookups += 1
+            if self._previous is not None:
+                cache_hit = bool(self._previous(cache_hit))
+            if state["pending"] is not None:
+                taken, state["pending"] = state["pending"], None
+                if sys.getprofile() is None:
+                    state["armed"], state["skipped"] = taken, 0
+                    sys.setprofile(profile)
+                else:
+                    self.skipped_busy += 1
+            elif state["armed"] is None and should_sample():
+                state["pending"] = snapshot()
+            return cache_hit
+
+        self._complete = complete
+        self._profile = profile
+
+    def install(self) -> None:
+        from torch._C._dynamo.eval_frame import set_guard_complete_hook
+
+        self._previous = set_guard_complete_hook(self._complete)
+        self._installed = True
+
+    def remove(self) -> None:
+        if not self._installed:
+            return
+        from torch._C._dynamo.eval_frame import set_guard_complete_hook
+
+        set_guard_complete_hook(self._previous)
+        self._installed = False
+        if sys.getprofile() is self._profile:
+            sys.setprofile(None)  # armed by the last lookup, never fired

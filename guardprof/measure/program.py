@@ -1,0 +1,217 @@
+"""Record the compiled frames of a program while it runs, then replay its sampled calls.
+
+The program is not a factory guardprof can call again, so every per-call figure comes from
+samples taken while it runs (`dynamo.lookup_hook`): a sampled call keeps its frame locals, the
+entry that served it and the cache order it walked. At the end each sample is replayed as
+`guardprof run` replays its captured iteration (the same `ReplayTimer`), which gives its walk
+depth and guard cost. Samples are bounded in number (MAX_SAMPLES: their locals keep tensors
+alive) and spaced in time so that sampling costs at most about 1/SPACING_FACTOR of the
+program's time; the report says what they cover.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+import types
+from dataclasses import dataclass, field
+
+from guardprof.dynamo import cache, compiler, lookup_hook
+from guardprof.dynamo.cache import EntryHandle
+from guardprof.dynamo.compile_log import CompileRecorder
+from guardprof.dynamo.guard_tree import build_entry_tree
+from guardprof.measure.capture import Capture, Invocation
+from guardprof.measure.replay import ReplayTimer
+from guardprof.measure.replay import method as replay_method
+from guardprof.model.program_report import ProgramEntry, ProgramFrame, ProgramReport
+
+FIRST_SAMPLES = 20  # samples back to back from the start (warm-up: the compiles)
+MAX_SAMPLES = 400
+SAMPLE_INTERVAL_S = 0.2  # at least this long between later samples
+SPACING_FACTOR = 50  # ... and at least this many times the last sample's own cost
+REPLAY_SECONDS = 2.0  # all samples' replay together
+
+
+@dataclass
+class Sample:
+    order_before: dict[types.CodeType, list[EntryHandle]]
+    invocation: Invocation
+    at_s: float  # since the recorder started
+
+
+@dataclass
+class ProgramRecorder:
+    """Start before the program, stop after it; `report()` replays the samples."""
+
+    first_samples: int = FIRST_SAMPLES
+    max_samples: int = MAX_SAMPLES
+    interval_s: float = SAMPLE_INTERVAL_S
+    samples: list[Sample] = field(default_factory=list)
+    order_unknown: int = 0  # sampled calls served by an entry compiled after the snapshot
+    sample_costs_s: list[float] = field(default_factory=list)  # snapshot → captured, per sample
+    _hook: lookup_hook.LookupHook | None = None
+    _compiles: CompileRecorder | None = None
+    _t0: float = 0.0
+    _t1: float | None = None
+    _next_at: float = 0.0
+    _snapshot_at: float = 0.0
+    _picked: int = 0
+    _notes: list[str] = field(default_factory=list)
+
+    def start(self) -> ProgramRecorder:
+        self._t0 = time.perf_counter()
+        self._compiles = CompileRecorder()
+        self._compiles.__enter__()
+        if not lookup_hook.available():
+            self._notes.append(f"torch {compiler.torch_version()} has no guard-complete hook: "
+                               "no call was counted or sampled; entries are listed as they are "
+                               "at the end")
+            return self
+        self._hook = lookup_hook.LookupHook(self._should_sample, self._snapshot, self._on_frame)
+        self._hook.install()
+        return self
+
+    def stop(self) -> None:
+        if self._t1 is not None:
+            return
+        self._t1 = time.perf_counter()
+        if self._hook is not None:
+            self._hook.remove()
+        if self._compiles is not None:
+            self._compiles.__exit__(None, None, None)
+
+    def _should_sample(self) -> bool:
+        if self._picked >= self.max_samples:
+            return False
+        now = time.perf_counter()
+        if self._picked >= self.first_samples and now < self._next_at:
+            return False
+        self._picked += 1
+        self._snapshot_at = now
+        return True
+
+    def _snapshot(self) -> dict[types.CodeType, list[EntryHandle]]:
+        return {code: cache.cache_entries(code) for code in cache.compiled_codes()}
+
+    def _on_frame(self, frame: types.FrameType, order: dict) -> None:
+        code = frame.f_code
+        served = None
+        input_code = code if code in order else None
+        for candidate, entries in order.items():
+            for entry in entries:
+                if entry.output_code is code:
+                    input_code, served = candidate, entry.compile_id
+        if input_code is None:
+            self.order_unknown += 1  # an entry compiled since the snapshot: order not known
+        else:
+            self.samples.append(Sample(order, Invocation(0, input_code, dict(frame.f_locals),
+                                                         served, frame.f_globals),
+                                       self._snapshot_at - self._t0))
+        now = time.perf_counter()
+        self.sample_costs_s.append(now - self._snapshot_at)
+        self._next_at = now + max(self.interval_s, SPACING_FACTOR * (now - self._snapshot_at))
+
+    def report(self, command: list[str], exit_status: int) -> ProgramReport:
+        self.stop()
+        lookups = self._hook.lookups if self._hook is not None else 0
+        replayed = self._replayed()
+        compiled_here = set(self._compiles.reasons_by_compile_id()) if self._compiles else set()
+        sampled = {s.invocation.code for s in self.samples}
+        codes = [code for code in cache.compiled_codes()  # frames this recording saw run
+                 if code in sampled or any(e.compile_id in compiled_here
+                                           for e in cache.cache_entries(code))]
+        frames = [self._frame(code, replayed, lookups) for code in codes]
+        frames.sort(key=lambda f: -(f.estimated_guard_s or 0.0))
+        notes = list(self._notes)
+        if self._hook is not None and self._hook.skipped_busy:
+            notes.append(f"{self._hook.skipped_busy} samples skipped: another profile function "
+                         "(cProfile?) was set")
+        if self.order_unknown:
+            notes.append(f"{self.order_unknown} sampled calls were served by an entry compiled "
+                         "after the sample's cache snapshot: not replayed")
+        mismatches = sum(1 for _, walk in replayed if walk is None)
+        if mismatches:
+            notes.append(f"{mismatches} sampled calls replayed to a different entry than the "
+                         "one that ran (guards on state that changed since): not costed")
+        notes.append("calls and lookups are counted in every thread dynamo ran in; samples only "
+                     "in the thread that made the lookup. Work compiled in a subprocess is "
+                     "not seen.")
+        return ProgramReport(
+            command=list(command), exit_status=exit_status,
+            torch_version=compiler.torch_version(), python=platform.python_version(),
+            wall_s=(self._t1 or time.perf_counter()) - self._t0, lookups=lookups,
+            samples=len(self.samples), sample_policy=self._policy(), frames=frames,
+            replay_method=replay_method("once per sampled call, after the program ended"),
+            lost_samples=self._hook.lost if self._hook is not None else 0, notes=notes)
+
+    def _policy(self) -> str:
+        span = (f"{self.samples[0].at_s:.2f}–{self.samples[-1].at_s:.2f} s of the program"
+                if self.samples else "nothing")
+        return (f"{self.first_samples} back to back from the start (each spans two lookups: "
+                "the cache order snapshotted at one, the next one captured), then one at least "
+                f"every {self.interval_s:g} s (and {SPACING_FACTOR}× the sample's own cost), "
+                f"at most {self.max_samples}: {len(self.samples)} samples covering {span}")
+
+    def _replayed(self) -> list[tuple[Sample, list | None]]:
+        """Each sample with its replayed walk ([(compile_id, passed, µs)], None: mismatch)."""
+        out: list[tuple[Sample, list | None]] = []
+        seconds = REPLAY_SECONDS / max(1, len(self.samples))
+        for sample in self.samples:
+            timer = ReplayTimer(Capture(sample.order_before, [sample.invocation], 0))
+            timer.time_block(seconds)
+            result = timer.result()
+            if result.mismatches:
+                out.append((sample, None))
+                continue
+            steps = result.invocations[0].steps
+            out.append((sample, [(s.compile_id, s.passed, s.seconds * 1e6) for s in steps]))
+        return out
+
+    def _frame(self, code: types.CodeType, replayed: list, lookups: int) -> ProgramFrame:
+        mine = [(s, walk) for s, walk in replayed if s.invocation.code is code]
+        f_locals = mine[0][0].invocation.f_locals if mine else None
+        name, filename, firstlineno = cache.frame_label(code, f_locals)
+        own = (code.co_name, code.co_filename, code.co_firstlineno)
+        entries_on = (None if (name, filename, firstlineno) == own
+                      else f"{code.co_name} ({code.co_filename}:{code.co_firstlineno})")
+        reasons = self._compiles.reasons_by_compile_id() if self._compiles else {}
+        depths: dict[str, int] = {}
+        guard_us, rejected_us = [], []
+        accepted: dict[str, list[float]] = {}
+        served: dict[str, int] = {}
+        for sample, walk in mine:
+            if sample.invocation.served_by is not None:
+                served[sample.invocation.served_by] = served.get(sample.invocation.served_by,
+                                                                 0) + 1
+            if walk is None:
+                continue
+            rejected = [us for _, passed, us in walk if not passed]
+            depth = str(len(rejected))
+            depths[depth] = depths.get(depth, 0) + 1
+            guard_us.append(sum(us for _, _, us in walk))
+            rejected_us.append(sum(rejected))
+            for compile_id, passed, us in walk:
+                if passed:
+                    accepted.setdefault(compile_id, []).append(us)
+        entries = [
+            ProgramEntry(
+                compile_id=handle.compile_id, reasons=reasons.get(handle.compile_id, []),
+                guard_kinds=build_entry_tree(handle).code_parts_by_kind(),
+                sampled_calls=served.get(handle.compile_id, 0),
+                accepted_us=(statistics.median(accepted[handle.compile_id])
+                             if handle.compile_id in accepted else None))
+            for handle in cache.cache_entries(code)
+        ]
+        share = len(mine) / len(self.samples) if self.samples else 0.0
+        per_call = statistics.fmean(guard_us) if guard_us else None
+        estimated_calls = share * lookups
+        return ProgramFrame(
+            name=name, filename=filename, firstlineno=firstlineno, entries_on=entries_on,
+            entries=entries, sampled_calls=len(mine),
+            sampled_fell_back=sum(1 for s, _ in mine if s.invocation.served_by is None),
+            walk_depths=dict(sorted(depths.items(), key=lambda kv: int(kv[0]))),
+            guard_us_per_call=per_call,
+            rejected_us_per_call=statistics.fmean(rejected_us) if rejected_us else None,
+            estimated_calls=estimated_calls,
+            estimated_guard_s=per_call * 1e-6 * estimated_calls if per_call is not None else None)

@@ -1,0 +1,73 @@
+"""What guardprof saw of an unmodified program: its compiled frames, their entries, sampled calls.
+
+Every figure per frame comes from the sampled lookups (`samples`); `lookups` is exact but not
+attributed to frames, so a frame's calls and its total guard time are estimates (share of the
+samples × all lookups), and say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from guardprof.model import envelope
+
+
+@dataclass
+class ProgramEntry:
+    compile_id: str
+    reasons: list[str]  # the recompile reasons that created it (empty: the first compile)
+    guard_kinds: dict[str, int]  # guard kind → count in its tree
+    sampled_calls: int  # samples this entry served
+    accepted_us: float | None  # replayed cost of its check when it accepted, median over samples
+
+
+@dataclass
+class ProgramFrame:
+    name: str
+    filename: str
+    firstlineno: int
+    entries_on: str | None  # where its entries live when that is a torch-internal wrapper
+    entries: list[ProgramEntry]  # in cache order at the end of the program
+    sampled_calls: int
+    sampled_fell_back: int  # sampled calls no entry accepted (dynamo ran the frame uncompiled)
+    walk_depths: dict[str, int]  # entries rejected before the accepting one → sampled calls
+    guard_us_per_call: float | None  # replayed, mean over the sampled calls (rejected + accepted)
+    rejected_us_per_call: float | None
+    estimated_calls: float  # share of samples × all lookups: an estimate
+    estimated_guard_s: float | None  # estimated_calls × guard_us_per_call: an estimate
+
+    @property
+    def label(self) -> str:
+        """`name (file:line)`, an installed package's file shown from its package down."""
+        filename = self.filename.split("site-packages/")[-1]
+        return f"{self.name} ({filename}:{self.firstlineno})"
+
+
+@dataclass
+class ProgramReport:
+    command: list[str]
+    exit_status: int
+    torch_version: str
+    python: str
+    wall_s: float
+    lookups: int  # every call of a compiled frame but its first (no cache yet): exact
+    samples: int  # lookups whose frame, locals and cache order were captured and replayed
+    sample_policy: str
+    replay_method: str
+    frames: list[ProgramFrame]  # ranked by estimated guard time
+    lost_samples: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def compiled_anything(self) -> bool:
+        return self.lookups > 0 or bool(self.frames)
+
+
+def save(report: ProgramReport, path: str | Path) -> Path:
+    return envelope.save(path, envelope.PROGRAM, report)
+
+
+def load(path: str | Path) -> ProgramReport:
+    loaded = envelope.read(path, (envelope.PROGRAM,))
+    return envelope.build(ProgramReport, loaded.data, f"{path}: not a guardprof program report")

@@ -1,0 +1,71 @@
+"""The text report of `guardprof run -- python SCRIPT` and of `guardprof.capture()`."""
+
+from __future__ import annotations
+
+import re
+
+from guardprof.model.program_report import ProgramFrame, ProgramReport
+from guardprof.render.text_table import table
+
+TOP_KINDS = 4
+
+
+def _us(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _kinds(kinds: dict[str, int]) -> str:
+    top = sorted(kinds.items(), key=lambda kv: -kv[1])[:TOP_KINDS]
+    more = len(kinds) - len(top)
+    return ", ".join(f"{k} {n}" for k, n in top) + (f", +{more} kinds" if more > 0 else "")
+
+
+def render(report: ProgramReport) -> str:
+    lines = [f"guardprof: {' '.join(report.command)} exited {report.exit_status} after "
+             f"{report.wall_s:.1f} s (torch {report.torch_version}, Python {report.python})"]
+    if not report.compiled_anything:
+        lines.append("nothing was compiled: no torch.compile'd frame ran in this thread")
+        lines += [f"note: {n}" for n in report.notes]
+        return "\n".join(lines) + "\n"
+    lines.append(f"cache lookups of compiled frames: {report.lookups} (counted: every call "
+                 f"but each frame's first, which found no cache and compiled); sampled: "
+                 f"{report.samples}")
+    lines.append(f"  samples: {report.sample_policy}")
+    lines.append(f"  guard cost {report.replay_method}")
+    total = sum(f.estimated_guard_s or 0.0 for f in report.frames)
+    lines.append("")
+    lines.append("frames ranked by estimated guard time over the program "
+                 "(calls = lookups × the frame's share of the samples; an estimate):")
+    rows = [[f.label, str(len(f.entries)), f"{f.estimated_calls:.0f}", str(f.sampled_calls),
+             _us(f.guard_us_per_call),
+             "-" if f.estimated_guard_s is None else f"{f.estimated_guard_s * 1e3:.2f}"]
+            for f in report.frames]
+    lines += table(rows, ["frame", "entries", "calls (est.)", "sampled", "guard µs/call",
+                          "guard ms total (est.)"], "lrrrrr")
+    lines.append(f"  estimated guard time over the program: {total * 1e3:.2f} ms of "
+                 f"{report.wall_s * 1e3:.0f} ms wall")
+    for frame in report.frames:
+        lines += _frame_section(frame)
+    if report.lost_samples:
+        lines.append(f"note: {report.lost_samples} samples lost (the frame did not start "
+                     "within the profile's call budget)")
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _frame_section(frame: ProgramFrame) -> list[str]:
+    lines = ["", f"{frame.label}: {len(frame.entries)} cache entries"]
+    if frame.entries_on:
+        where = re.sub(r"\(\S*site-packages/", "(", frame.entries_on)
+        lines.append(f"  (its entries sit on {where})")
+    depths = ", ".join(f"{d} rejected: {n}" for d, n in frame.walk_depths.items())
+    lines.append(f"  walk depth of the sampled calls: {depths or '-'}; "
+                 f"rejected entries cost {_us(frame.rejected_us_per_call)} µs/call")
+    if frame.sampled_fell_back:
+        lines.append(f"  {frame.sampled_fell_back} sampled calls ran uncompiled "
+                     "(no entry accepted; recompile limit?)")
+    rows = [[e.compile_id, str(e.sampled_calls), _us(e.accepted_us), _kinds(e.guard_kinds),
+             "; ".join(e.reasons) or "first compile"] for e in frame.entries]
+    lines += table(rows, ["entry", "sampled calls", "accept µs", "guards", "created because"],
+                   "lrrll")
+    return lines

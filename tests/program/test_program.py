@@ -1,0 +1,168 @@
+"""`guardprof run -- python SCRIPT` and `guardprof.capture()` on real programs (real dynamo)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TRAIN = """
+import sys
+import torch
+model = torch.nn.Sequential(*[torch.nn.Linear(16, 16) for _ in range(8)])
+cmodel = torch.compile(model, backend="eager")
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+for step in range(40):
+    x = torch.randn(4 + step % 5, 16)  # the batch size varies: automatic dynamic recompiles
+    loss = cmodel(x).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+print("trained", sys.argv[1:])
+"""
+
+GRAPH_BREAK = """
+import torch
+
+@torch.compile(backend="eager")
+def step(x, n):
+    y = x * n
+    print("break")  # a graph break: a resume frame with its own entries
+    return y + 1
+
+for i in range(30):
+    step(torch.ones(3), i % 3)
+"""
+
+
+def _script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def _guardprof(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "guardprof", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_training_loop_is_reported_with_its_recompiles_and_sampled_calls(tmp_path):
+    script = _script(tmp_path, "train.py", TRAIN)
+    out = tmp_path / "guards.json"
+    proc = _guardprof("run", "--json", str(out), "--", "python", str(script), "--epochs", "1",
+                      cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "trained ['--epochs', '1']\n"  # the program's stdout, untouched
+    data = json.loads(out.read_text())
+    assert data["report_type"] == "guardprof-program"
+    (frame,) = data["frames"]
+    assert frame["name"] == "Sequential.forward"
+    # Batch sizes 4, then 5: one static entry, one dynamic; the hook must not add recompiles.
+    assert [e["compile_id"] for e in frame["entries"]] == ["0/1", "0/0"]
+    assert "size mismatch" in frame["entries"][0]["reasons"][0]
+    assert data["lookups"] == 39  # the first call found no cache: it compiled, no lookup
+    assert frame["sampled_calls"] >= 10 and frame["guard_us_per_call"] > 0
+    assert sum(frame["walk_depths"].values()) >= 10
+    assert "Sequential.forward" in proc.stderr and "calls (est.)" in proc.stderr
+    shown = _guardprof("run", "--load", str(out), cwd=tmp_path)
+    assert shown.returncode == 0 and "Sequential.forward" in shown.stdout
+
+
+def test_a_graph_break_and_an_int_argument_give_two_frames(tmp_path):
+    script = _script(tmp_path, "brk.py", GRAPH_BREAK)
+    out = tmp_path / "g.json"
+    proc = _guardprof("run", "--json", str(out), "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    names = sorted(f["name"] for f in data["frames"])
+    assert names[0] == "step" and names[1].startswith("torch_dynamo_resume_in_step")
+    assert data["lookups"] == 58  # 30 calls of step, 30 of its resume frame, less two firsts
+
+
+def test_the_program_s_exit_status_is_kept_and_the_report_still_written(tmp_path):
+    script = _script(tmp_path, "ends.py", GRAPH_BREAK + "\nimport sys\nsys.exit(3)\n")
+    out = tmp_path / "e.json"
+    proc = _guardprof("run", "--json", str(out), "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 3
+    assert json.loads(out.read_text())["exit_status"] == 3
+
+
+def test_an_uncaught_exception_prints_python_s_traceback_and_exits_1(tmp_path):
+    script = _script(tmp_path, "boom.py", "raise ValueError('boom')\n")
+    proc = _guardprof("run", "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "ValueError: boom" in proc.stderr and "nothing was compiled" in proc.stderr
+
+
+@pytest.mark.parametrize("command, message", [
+    (["python", "missing.py"], "missing.py: no such file"),
+    (["python", "-m", "no_such_module_here"], "no module named 'no_such_module_here'"),
+    (["ls"], "is not Python"),
+])
+def test_bad_programs_are_one_line_exit_2(tmp_path, command, message):
+    proc = _guardprof("run", "--", *command, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_syntax_error_shows_python_s_message_then_one_line(tmp_path):
+    script = _script(tmp_path, "bad.py", "def f(:\n")
+    proc = _guardprof("run", "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "SyntaxError" in proc.stderr and "has a syntax error; nothing was run" in proc.stderr
+
+
+def test_python_m_module_runs_with_its_argv(tmp_path):
+    (tmp_path / "mytrain.py").write_text("import sys\nprint(sys.argv)\n")
+    proc = _guardprof("run", "--", "python", "-m", "mytrain", "x", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("['") and proc.stdout.rstrip().endswith("'x']")
+
+
+def test_the_context_manager_reports_and_saves(tmp_path):
+    import torch
+
+    import guardprof
+
+    def f(x, n):
+        return x * n
+
+    cf = torch.compile(f, backend="eager")
+    torch._dynamo.reset()
+    with guardprof.capture() as cap:
+        for i in range(20):
+            cf(torch.ones(3), i % 2)
+    text = cap.report()
+    assert "f (" in text and "cache lookups of compiled frames: 19 " in text
+    saved = json.loads(cap.save(tmp_path / "c.json").read_text())
+    (frame,) = [fr for fr in saved["frames"] if fr["name"] == "f"]
+    # A sample spans two lookups (cache order snapshotted at one, the next captured): 19 → 9.
+    assert len(frame["entries"]) == 2 and frame["sampled_calls"] >= 8
+
+
+def test_sigterm_keeps_the_report_and_exits_143(tmp_path):
+    import signal
+    import time
+
+    script = _script(tmp_path, "slow.py", """
+        import time, torch
+        f = torch.compile(lambda x: x + 1, backend="eager")
+        for _ in range(5):
+            f(torch.ones(2))
+        print("ready", flush=True)
+        time.sleep(120)
+    """)
+    out = tmp_path / "s.json"
+    proc = subprocess.Popen([sys.executable, "-m", "guardprof", "run", "--json", str(out), "--",
+                             "python", str(script)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert json.loads(out.read_text())["exit_status"] == 143
