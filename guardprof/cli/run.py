@@ -58,9 +58,13 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
     from guardprof.render.run import render
 
     if program:
-        if load_path is not None or what_if is not None:
-            raise click.UsageError("a program after -- is run and reported by itself: drop "
-                                   "--load / --what-if")
+        ctx = click.get_current_context()
+        given = [param.opts[0] for param in ctx.command.params
+                 if param.name not in ("json_path", "quiet", "program")
+                 and ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} cannot be used with a program after --: "
+                                   "it runs as it is (only --json and --quiet apply)")
         from guardprof.cli.program import run_program
 
         run_program(program, json_path, quiet)

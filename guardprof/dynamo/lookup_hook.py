@@ -17,6 +17,7 @@ frame (~10–20 ms), so samples are spaced in time by the caller (`should_sample
 
 from __future__ import annotations
 
+import signal
 import sys
 import types
 from collections.abc import Callable
@@ -52,6 +53,7 @@ class LookupHook:
         self.lookups = 0
         self.skipped_busy = 0
         self.lost = 0
+        self.failure: str | None = None  # the hook's own error; sampling stopped there
         self._previous: Any = None
         self._installed = False
         state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0}
@@ -75,10 +77,27 @@ class LookupHook:
         @compiler.never_compile
         def complete(cache_hit: bool) -> bool:
             # The return value is the verdict dynamo acts on (False: recompile; the collectives
-            # hook uses it so): returning anything but cache_hit recompiles on every hit.
+            # hook uses it so): returning anything but cache_hit recompiles on every hit. And
+            # nothing may raise out of here: dynamo calls it from C++, which does not catch, and
+            # the process aborts. A Ctrl-C or SIGTERM landing here is delivered again once the
+            # hook has returned.
             self.lookups += 1
-            if self._previous is not None:
-                cache_hit = bool(self._previous(cache_hit))
+            try:
+                if self._previous is not None:
+                    cache_hit = bool(self._previous(cache_hit))
+                sample()
+            except KeyboardInterrupt:
+                signal.raise_signal(signal.SIGINT)
+            except SystemExit:
+                signal.raise_signal(signal.SIGTERM)  # guardprof's SIGTERM handler raised it
+            except Exception as exc:
+                self.failure = f"{type(exc).__name__}: {exc}"
+                state["armed"] = state["pending"] = None
+            return cache_hit
+
+        def sample() -> None:
+            if self.failure is not None:
+                return
             if state["pending"] is not None:
                 taken, state["pending"] = state["pending"], None
                 if sys.getprofile() is None:
@@ -88,7 +107,6 @@ class LookupHook:
                     self.skipped_busy += 1
             elif state["armed"] is None and should_sample():
                 state["pending"] = snapshot()
-            return cache_hit
 
         self._complete = complete
         self._profile = profile

@@ -12,6 +12,7 @@ program's time; the report says what they cover.
 from __future__ import annotations
 
 import platform
+import random
 import statistics
 import time
 import types
@@ -31,6 +32,7 @@ MAX_SAMPLES = 400
 SAMPLE_INTERVAL_S = 0.2  # at least this long between later samples
 SPACING_FACTOR = 50  # ... and at least this many times the last sample's own cost
 REPLAY_SECONDS = 2.0  # all samples' replay together
+MIN_SPACED_FOR_SHARES = 10
 
 
 @dataclass
@@ -57,10 +59,11 @@ class ProgramRecorder:
     _next_at: float = 0.0
     _snapshot_at: float = 0.0
     _picked: int = 0
+    _skip: int = 0  # lookups to let pass before the next pick (see _should_sample)
+    _rng: random.Random = field(default_factory=lambda: random.Random(0))
     _notes: list[str] = field(default_factory=list)
 
     def start(self) -> ProgramRecorder:
-        self._t0 = time.perf_counter()
         self._compiles = CompileRecorder()
         self._compiles.__enter__()
         if not lookup_hook.available():
@@ -70,12 +73,15 @@ class ProgramRecorder:
             return self
         self._hook = lookup_hook.LookupHook(self._should_sample, self._snapshot, self._on_frame)
         self._hook.install()
+        self._t0 = time.perf_counter()  # after torch._dynamo's import: the program's time only
         return self
 
     def stop(self) -> None:
         if self._t1 is not None:
             return
         self._t1 = time.perf_counter()
+        if self._t0 == 0.0:
+            self._t0 = self._t1
         if self._hook is not None:
             self._hook.remove()
         if self._compiles is not None:
@@ -84,10 +90,17 @@ class ProgramRecorder:
     def _should_sample(self) -> bool:
         if self._picked >= self.max_samples:
             return False
+        if self._skip > 0:
+            self._skip -= 1
+            return False
         now = time.perf_counter()
         if self._picked >= self.first_samples and now < self._next_at:
             return False
         self._picked += 1
+        # A sample picks one lookup and captures the next; back to back, picks would fall on
+        # every other lookup and never see one of two alternating frames (a function and its
+        # resume frame). A random 0–2 lookups between picks breaks that phase.
+        self._skip = self._rng.randint(0, 2)
         self._snapshot_at = now
         return True
 
@@ -124,6 +137,14 @@ class ProgramRecorder:
         frames = [self._frame(code, replayed, lookups) for code in codes]
         frames.sort(key=lambda f: -(f.estimated_guard_s or 0.0))
         notes = list(self._notes)
+        if self._hook is not None and self._hook.failure:
+            notes.append(f"sampling stopped: guardprof's lookup hook failed ({self._hook.failure})")
+        merged = [f.name for f in frames if f.merged_callables > 1]
+        if merged:
+            most = max(f.merged_callables for f in frames)
+            notes.append(f"{', '.join(merged)}: the entries of {most} different callables sit "
+                         "on one torch-internal wrapper code; guardprof lists them as one frame "
+                         "named after the first (not split yet)")
         if self._hook is not None and self._hook.skipped_busy:
             notes.append(f"{self._hook.skipped_busy} samples skipped: another profile function "
                          "(cProfile?) was set")
@@ -134,9 +155,8 @@ class ProgramRecorder:
         if mismatches:
             notes.append(f"{mismatches} sampled calls replayed to a different entry than the "
                          "one that ran (guards on state that changed since): not costed")
-        notes.append("calls and lookups are counted in every thread dynamo ran in; samples only "
-                     "in the thread that made the lookup. Work compiled in a subprocess is "
-                     "not seen.")
+        notes.append("lookups are counted and sampled in every thread of this process; work "
+                     "compiled in a subprocess is not seen.")
         return ProgramReport(
             command=list(command), exit_status=exit_status,
             torch_version=compiler.torch_version(), python=platform.python_version(),
@@ -203,9 +223,15 @@ class ProgramRecorder:
                              if handle.compile_id in accepted else None))
             for handle in cache.cache_entries(code)
         ]
-        share = len(mine) / len(self.samples) if self.samples else 0.0
+        # Shares from the time-spaced samples when there are enough: the back-to-back ones at
+        # the start fall on warm-up, where the mix of frames need not be the program's.
+        spaced = self.samples[self.first_samples:]
+        basis = spaced if len(spaced) >= MIN_SPACED_FOR_SHARES else self.samples
+        share_of = sum(1 for s in basis if s.invocation.code is code)
         per_call = statistics.fmean(guard_us) if guard_us else None
-        estimated_calls = share * lookups
+        estimated_calls = share_of / len(basis) * lookups if mine and basis else None
+        callables = {id(s.invocation.f_locals.get("fn")) for s, _ in mine
+                     if cache.is_torch_internal(code) and "fn" in s.invocation.f_locals}
         return ProgramFrame(
             name=name, filename=filename, firstlineno=firstlineno, entries_on=entries_on,
             entries=entries, sampled_calls=len(mine),
@@ -214,4 +240,6 @@ class ProgramRecorder:
             guard_us_per_call=per_call,
             rejected_us_per_call=statistics.fmean(rejected_us) if rejected_us else None,
             estimated_calls=estimated_calls,
-            estimated_guard_s=per_call * 1e-6 * estimated_calls if per_call is not None else None)
+            estimated_guard_s=(per_call * 1e-6 * estimated_calls
+                               if per_call is not None and estimated_calls is not None else None),
+            merged_callables=len(callables))

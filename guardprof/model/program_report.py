@@ -34,8 +34,9 @@ class ProgramFrame:
     walk_depths: dict[str, int]  # entries rejected before the accepting one → sampled calls
     guard_us_per_call: float | None  # replayed, mean over the sampled calls (rejected + accepted)
     rejected_us_per_call: float | None
-    estimated_calls: float  # share of samples × all lookups: an estimate
+    estimated_calls: float | None  # share of samples × all lookups, an estimate (None: unsampled)
     estimated_guard_s: float | None  # estimated_calls × guard_us_per_call: an estimate
+    merged_callables: int = 0  # distinct callables whose samples share this torch wrapper code
 
     @property
     def label(self) -> str:

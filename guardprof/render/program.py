@@ -24,7 +24,7 @@ def render(report: ProgramReport) -> str:
     lines = [f"guardprof: {' '.join(report.command)} exited {report.exit_status} after "
              f"{report.wall_s:.1f} s (torch {report.torch_version}, Python {report.python})"]
     if not report.compiled_anything:
-        lines.append("nothing was compiled: no torch.compile'd frame ran in this thread")
+        lines.append("nothing was compiled: no torch.compile'd frame ran")
         lines += [f"note: {n}" for n in report.notes]
         return "\n".join(lines) + "\n"
     lines.append(f"cache lookups of compiled frames: {report.lookups} (counted: every call "
@@ -36,7 +36,9 @@ def render(report: ProgramReport) -> str:
     lines.append("")
     lines.append("frames ranked by estimated guard time over the program "
                  "(calls = lookups × the frame's share of the samples; an estimate):")
-    rows = [[f.label, str(len(f.entries)), f"{f.estimated_calls:.0f}", str(f.sampled_calls),
+    rows = [[f.label, str(len(f.entries)),
+             "not sampled" if f.estimated_calls is None else f"{f.estimated_calls:.0f}",
+             str(f.sampled_calls),
              _us(f.guard_us_per_call),
              "-" if f.estimated_guard_s is None else f"{f.estimated_guard_s * 1e3:.2f}"]
             for f in report.frames]
@@ -65,7 +67,8 @@ def _frame_section(frame: ProgramFrame) -> list[str]:
         lines.append(f"  {frame.sampled_fell_back} sampled calls ran uncompiled "
                      "(no entry accepted; recompile limit?)")
     rows = [[e.compile_id, str(e.sampled_calls), _us(e.accepted_us), _kinds(e.guard_kinds),
-             "; ".join(e.reasons) or "first compile"] for e in frame.entries]
+             "; ".join(r.splitlines()[0] for r in e.reasons if r.strip()) or "first compile"]
+            for e in frame.entries]
     lines += table(rows, ["entry", "sampled calls", "accept µs", "guards", "created because"],
                    "lrrll")
     return lines

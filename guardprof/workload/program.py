@@ -10,6 +10,7 @@ import os
 import runpy
 import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,13 @@ def parse(command: tuple[str, ...] | list[str]) -> Program:
             raise GuardprofError("-m needs a module: guardprof run -- python -m mypkg.train")
         import importlib.util
 
+        sys.path.insert(0, os.getcwd())  # where `python -m` looks first
         try:
             found = importlib.util.find_spec(words[1])
         except (ImportError, ValueError):
             found = None
+        finally:
+            sys.path.pop(0)
         if found is None:
             raise GuardprofError(f"no module named {words[1]!r}")
         return Program(argv=[words[1], *words[2:]], module=words[1])
@@ -84,7 +88,7 @@ def _on_sigterm(signum, _frame) -> None:
 
 def run(program: Program) -> int:
     """Run it; its exit status (1 for an uncaught exception, 130 for Ctrl-C, 143 for SIGTERM)."""
-    saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+    saved_argv, saved_path = sys.argv[:], sys.path[:]
     previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
     sys.argv = list(program.argv)
     try:
@@ -94,21 +98,37 @@ def run(program: Program) -> int:
         else:
             sys.path[0:1] = [str(program.script.resolve().parent)]
             runpy.run_path(str(program.script), run_name="__main__")
+        _join_threads()  # as Python does before it exits: the program is not over till then
         return 0
     except SystemExit as exc:
         return _exit_status(exc.code)
-    except KeyboardInterrupt:
-        traceback.print_exc()
+    except KeyboardInterrupt as exc:
+        _print_exception(exc)
         return 130
-    except BaseException:  # the program's own error: printed as Python prints it
-        traceback.print_exc()
+    except BaseException as exc:  # the program's own error: printed as Python prints it
+        _print_exception(exc)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         sys.argv = saved_argv
-        if saved_path0 is not None:
-            sys.path[0:1] = [saved_path0]
+        sys.path[:] = saved_path
         sys.stdout.flush()
+
+
+def _join_threads() -> None:
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+
+
+def _print_exception(exc: BaseException) -> None:
+    """Through `sys.excepthook` (the program's own, if it set one), without the frames of
+    guardprof and runpy above the program's first."""
+    ours = {os.path.abspath(__file__), runpy.__file__, "<frozen runpy>"}
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename in ours:
+        tb = tb.tb_next
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
 
 
 def _exit_status(code) -> int:

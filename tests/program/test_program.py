@@ -78,8 +78,11 @@ def test_a_graph_break_and_an_int_argument_give_two_frames(tmp_path):
     proc = _guardprof("run", "--json", str(out), "--", "python", str(script), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    names = sorted(f["name"] for f in data["frames"])
-    assert names[0] == "step" and names[1].startswith("torch_dynamo_resume_in_step")
+    frames = sorted(data["frames"], key=lambda f: f["name"])
+    assert frames[0]["name"] == "step"
+    assert frames[1]["name"].startswith("torch_dynamo_resume_in_step")
+    # The two frames alternate call by call; samples must see both (not one parity only).
+    assert all(f["sampled_calls"] > 0 and f["estimated_calls"] for f in frames)
     assert data["lookups"] == 58  # 30 calls of step, 30 of its resume frame, less two firsts
 
 
@@ -96,6 +99,7 @@ def test_an_uncaught_exception_prints_python_s_traceback_and_exits_1(tmp_path):
     proc = _guardprof("run", "--", "python", str(script), cwd=tmp_path)
     assert proc.returncode == 1
     assert "ValueError: boom" in proc.stderr and "nothing was compiled" in proc.stderr
+    assert "runpy" not in proc.stderr and "guardprof/workload" not in proc.stderr
 
 
 @pytest.mark.parametrize("command, message", [
@@ -120,7 +124,34 @@ def test_python_m_module_runs_with_its_argv(tmp_path):
     (tmp_path / "mytrain.py").write_text("import sys\nprint(sys.argv)\n")
     proc = _guardprof("run", "--", "python", "-m", "mytrain", "x", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("['") and proc.stdout.rstrip().endswith("'x']")
+    assert eval(proc.stdout) == [str(tmp_path / "mytrain.py"), "x"]  # as python -m sets it
+    # The console script (sys.path[0]: its bin folder) finds a module in the cwd too.
+    script = Path(sys.executable).with_name("guardprof")
+    if script.exists():
+        proc = subprocess.run([str(script), "run", "--", "python", "-m", "mytrain", "y"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+
+
+def test_workload_options_are_refused_with_a_program(tmp_path):
+    script = _script(tmp_path, "p.py", "print(1)\n")
+    proc = _guardprof("run", "--backend", "eager", "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 2 and "--backend cannot be used with a program" in proc.stderr
+
+
+def test_a_compiled_call_in_a_worker_thread_is_seen_before_the_report(tmp_path):
+    script = _script(tmp_path, "thr.py", """
+        import threading, torch
+        f = torch.compile(lambda x: x * 2, backend="eager")
+        def work():
+            for _ in range(50):
+                f(torch.ones(3))
+        threading.Thread(target=work).start()  # not joined: Python waits for it at exit
+    """)
+    out = tmp_path / "t.json"
+    proc = _guardprof("run", "--json", str(out), "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["lookups"] == 49
 
 
 def test_the_context_manager_reports_and_saves(tmp_path):
@@ -140,8 +171,9 @@ def test_the_context_manager_reports_and_saves(tmp_path):
     assert "f (" in text and "cache lookups of compiled frames: 19 " in text
     saved = json.loads(cap.save(tmp_path / "c.json").read_text())
     (frame,) = [fr for fr in saved["frames"] if fr["name"] == "f"]
-    # A sample spans two lookups (cache order snapshotted at one, the next captured): 19 → 9.
-    assert len(frame["entries"]) == 2 and frame["sampled_calls"] >= 8
+    # A sample spans two lookups (cache order snapshotted at one, the next captured), then 0–2
+    # lookups pass: at least 19 // 4 of the 19 lookups are sampled.
+    assert len(frame["entries"]) == 2 and frame["sampled_calls"] >= 19 // 4
 
 
 def test_sigterm_keeps_the_report_and_exits_143(tmp_path):
