@@ -148,8 +148,9 @@ def test_recompile_limit_fallback_is_a_finding_not_a_crash():
     assert frame.uncompiled_calls == [2, 3, 4]
     assert any("ran uncompiled" in f and "recompile limit" in f for f in r.findings)
     assert all(c.fell_back for c in r.guard_cost.calls[2:])
-    # the walk finding must not claim the front entry accepts every call
-    assert "some calls are accepted by no entry" in r.findings[0]
+    # the walk finding must not claim the front entry accepts every call (it is not always the
+    # first finding: a run on a noisy machine leads with that)
+    assert any("some calls are accepted by no entry" in f for f in r.findings)
 
 
 def test_one_entry_fallback_is_not_called_a_front_hit():
