@@ -90,6 +90,11 @@ class FrameNaming:
 
 def frame_naming(capture: Capture, code: types.CodeType) -> FrameNaming:
     f_locals = next((inv.f_locals for inv in capture.invocations if inv.code is code), None)
+    return naming_of(code, f_locals)
+
+
+def naming_of(code: types.CodeType, f_locals: dict | None) -> FrameNaming:
+    """The naming of `code`, from the locals of one of its calls (None: none seen)."""
     name, filename, firstlineno = cache.frame_label(code, f_locals)
     own = (code.co_name, code.co_filename, code.co_firstlineno)
     entries_on = None if (name, filename, firstlineno) == own else CodeLocation(*own)

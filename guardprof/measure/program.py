@@ -22,7 +22,7 @@ from guardprof.dynamo import cache, compiler, lookup_hook
 from guardprof.dynamo.cache import EntryHandle
 from guardprof.dynamo.compile_log import CompileRecorder
 from guardprof.dynamo.guard_tree import build_entry_tree
-from guardprof.measure.capture import Capture, Invocation
+from guardprof.measure.capture import Capture, Invocation, naming_of
 from guardprof.measure.replay import ReplayTimer
 from guardprof.measure.replay import method as replay_method
 from guardprof.model.program_report import ProgramEntry, ProgramFrame, ProgramReport
@@ -191,10 +191,9 @@ class ProgramRecorder:
     def _frame(self, code: types.CodeType, replayed: list, lookups: int) -> ProgramFrame:
         mine = [(s, walk) for s, walk in replayed if s.invocation.code is code]
         f_locals = mine[0][0].invocation.f_locals if mine else None
-        name, filename, firstlineno = cache.frame_label(code, f_locals)
-        own = (code.co_name, code.co_filename, code.co_firstlineno)
-        entries_on = (None if (name, filename, firstlineno) == own
-                      else f"{code.co_name} ({code.co_filename}:{code.co_firstlineno})")
+        naming = naming_of(code, f_locals)
+        on = naming.entries_on
+        entries_on = None if on is None else f"{on.name} ({on.location})"
         reasons = self._compiles.reasons_by_compile_id() if self._compiles else {}
         depths: dict[str, int] = {}
         guard_us, rejected_us = [], []
@@ -233,7 +232,8 @@ class ProgramRecorder:
         callables = {id(s.invocation.f_locals.get("fn")) for s, _ in mine
                      if cache.is_torch_internal(code) and "fn" in s.invocation.f_locals}
         return ProgramFrame(
-            name=name, filename=filename, firstlineno=firstlineno, entries_on=entries_on,
+            name=naming.name, filename=naming.filename, firstlineno=naming.firstlineno,
+            entries_on=entries_on,
             entries=entries, sampled_calls=len(mine),
             sampled_fell_back=sum(1 for s, _ in mine if s.invocation.served_by is None),
             walk_depths=dict(sorted(depths.items(), key=lambda kv: int(kv[0]))),
