@@ -56,11 +56,19 @@ class LookupHook:
         self.failure: str | None = None  # the hook's own error; sampling stopped there
         self._previous: Any = None
         self._installed = False
-        state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0}
+        state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0, "signal": None}
 
         @compiler.never_compile
         def profile(frame: types.FrameType, event: str, _arg: Any) -> None:
             if event != "call":
+                return
+            if state["signal"] is not None:
+                # A signal that landed in the hook, re-delivered at the first call after it:
+                # its exception starts in that frame, which Python (and dynamo's frame
+                # callback, if it is that frame) propagates like any other.
+                sys.setprofile(None)
+                signum, state["signal"] = state["signal"], None
+                signal.raise_signal(signum)
                 return
             code = frame.f_code
             if code in output_codes or (code in input_codes and _debug_get_cache_entry_list(code)):
@@ -80,20 +88,30 @@ class LookupHook:
             # hook uses it so): returning anything but cache_hit recompiles on every hit. And
             # nothing may raise out of here: dynamo calls it from C++, which does not catch, and
             # the process aborts. A Ctrl-C or SIGTERM landing here is delivered again once the
-            # hook has returned.
+            # hook has returned (`signal.raise_signal` here would run the handler at once, and
+            # its exception would leave through dynamo's C++: measured, it aborts).
             self.lookups += 1
             try:
                 if self._previous is not None:
                     cache_hit = bool(self._previous(cache_hit))
-                sample()
+                if state["signal"] is not None:
+                    deliver_later(state["signal"])  # a user profiler held the profile: retry
+                else:
+                    sample()
             except KeyboardInterrupt:
-                signal.raise_signal(signal.SIGINT)
+                deliver_later(signal.SIGINT)
             except SystemExit:
-                signal.raise_signal(signal.SIGTERM)  # guardprof's SIGTERM handler raised it
+                deliver_later(signal.SIGTERM)  # guardprof's SIGTERM handler raised it
             except Exception as exc:
                 self.failure = f"{type(exc).__name__}: {exc}"
                 state["armed"] = state["pending"] = None
             return cache_hit
+
+        def deliver_later(signum: int) -> None:
+            state["signal"], state["armed"], state["pending"] = signum, None, None
+            if sys.getprofile() in (None, profile):
+                sys.setprofile(profile)
+            # else the user's profiler holds the profile: the next lookup tries again
 
         def sample() -> None:
             if self.failure is not None:
@@ -110,6 +128,7 @@ class LookupHook:
 
         self._complete = complete
         self._profile = profile
+        self._state = state
 
     def install(self) -> None:
         from torch._C._dynamo.eval_frame import set_guard_complete_hook
@@ -126,3 +145,6 @@ class LookupHook:
         self._installed = False
         if sys.getprofile() is self._profile:
             sys.setprofile(None)  # armed by the last lookup, never fired
+        signum, self._state["signal"] = self._state["signal"], None
+        if signum is not None:
+            signal.raise_signal(signum)  # out of dynamo's C++ here: it may raise at once

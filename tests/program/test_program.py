@@ -198,3 +198,52 @@ def test_sigterm_keeps_the_report_and_exits_143(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert json.loads(out.read_text())["exit_status"] == 143
+
+
+SIGNAL_IN_HOOK = """
+import signal, sys
+import torch
+from guardprof.dynamo.lookup_hook import LookupHook
+
+def landed_here():  # the signal's exception, as if it arrived while the hook ran
+    raise {exc}
+
+def on_sigterm(signum, frame):
+    raise SystemExit(143)
+
+signal.signal(signal.SIGTERM, on_sigterm)
+f = torch.compile(lambda x: x + 1, backend="eager")
+x = torch.ones(3)
+f(x)
+hook = LookupHook(landed_here, lambda: None, lambda frame, taken: None)
+hook.install()
+try:
+    for i in range(5):
+        f(x)
+    print("never interrupted")
+except KeyboardInterrupt:
+    print(f"KeyboardInterrupt in the program after {{hook.lookups}} lookup(s)")
+finally:
+    hook.remove()
+code = f._torchdynamo_orig_callable.__code__
+entries = torch._dynamo.eval_frame._debug_get_cache_entry_list(code)
+print("still compiled:", f(x).tolist(), len(entries), "entry")
+"""
+
+
+@pytest.mark.parametrize(("exc", "status", "says"), [
+    ("KeyboardInterrupt", 0, "KeyboardInterrupt in the program after 1 lookup(s)"),
+    ("SystemExit(143)", 143, ""),
+])
+def test_a_signal_landing_inside_the_lookup_hook_reaches_the_program(tmp_path, exc, status,
+                                                                     says):
+    """Dynamo calls the hook from C++, which aborts on an exception (re-raising the signal
+    inside the hook did: exit 134). Ctrl-C must reach the program as KeyboardInterrupt after the
+    hook returns, with the cache untouched; SIGTERM's handler (SystemExit) must end it, 143."""
+    script = _script(tmp_path, "hooked.py", SIGNAL_IN_HOOK.format(exc=exc))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == status, proc.stderr[-2000:]
+    if status == 0:
+        assert says in proc.stdout and "never interrupted" not in proc.stdout
+        assert "still compiled: [2.0, 2.0, 2.0] 1 entry" in proc.stdout
