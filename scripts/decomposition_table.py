@@ -7,6 +7,10 @@ measurement the command makes), then the tables are printed from the JSON:
 
     python scripts/decomposition_table.py              # standard, --dynamic, and three targets
     python scripts/decomposition_table.py --runs 3     # each workload three times
+    python scripts/decomposition_table.py --only graph_break --runs 3
+
+A workload whose call runs more than one compiled frame gets a third table: each frame's own
+parts (`frames[].decomposition`) with the frame's replayed costs beside them.
 """
 
 from __future__ import annotations
@@ -39,10 +43,13 @@ def run(args: list[str], out: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--only", choices=sorted(WORKLOADS), action="append",
+                        help="run only this workload (repeatable)")
     args = parser.parse_args()
-    parts_rows, agree_rows, notes = [], [], []
+    parts_rows, agree_rows, frame_rows, notes = [], [], [], []
+    chosen = {k: v for k, v in WORKLOADS.items() if not args.only or k in args.only}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in WORKLOADS.items():
+        for name, extra in chosen.items():
             for i in range(args.runs):
                 data = run(extra, Path(tmp) / f"{i}.json")
                 d = data["decomposition"]
@@ -59,6 +66,8 @@ def main() -> int:
                     ratio = "n/a" if a["ratio"] is None else f"{a['ratio']:.2f}"
                     agree_rows.append(f"| {name} | {a['name']} | {a['in_situ_us']:.2f} | "
                                       f"{a['replayed_us']:.2f} | {ratio} | {a['verdict']} |")
+                if len(data["frames"]) > 1:
+                    frame_rows += [_frame_row(name, f) for f in data["frames"]]
     torch = data["environment"]["torch_version"]
     print(f"Decomposition, µs per call (torch {torch}, backend eager)\n")
     print("| workload | compiled | graph | dispatch floor | accepted check | rejected entries "
@@ -69,9 +78,34 @@ def main() -> int:
     print("| workload | part | in situ µs | other µs | ratio | verdict |")
     print("|---|---|---|---|---|---|")
     print("\n".join(agree_rows))
+    if frame_rows:
+        print("\nPer frame, µs per workload call [quartiles]; replayed vs in situ (ratio, "
+              "verdict)\n")
+        print("| workload | frame | dispatch floor | accepted check | rejected entries | "
+              "accepted: replayed | rejected: replayed |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(frame_rows))
     if notes:
         print("\nNot measured:\n" + "\n".join(f"- {n}" for n in notes))
     return 0
+
+
+def _frame_row(workload: str, frame: dict) -> str:
+    fd = frame["decomposition"]
+    if not fd or not fd["available"]:
+        why = "; ".join((fd or {}).get("notes", []))
+        return f"| {workload} | {frame['name']} | not measured: {why} | | | | |"
+    p = {x["name"]: x for x in fd["parts"]}
+    cells = [f"{p[k]['us']:.1f} [{p[k]['low']:.1f}, {p[k]['high']:.1f}]" if k in p else "—"
+             for k in ("dispatch_floor", "accepted_check", "rejected_entries")]
+    a = {x["name"]: x for x in fd["agreement"]}
+    for k in ("accepted_check", "rejected_entries"):
+        row = a.get(k)
+        ratio = "no ratio" if row is None or row["ratio"] is None else f"{row['ratio']:.2f}"
+        cells.append("—" if row is None
+                     else f"{row['replayed_us']:.2f} ({ratio}, {row['verdict']})")
+    name = frame["name"] if len(frame["name"]) < 40 else frame["name"][:37] + "…"
+    return f"| {workload} | {name} | " + " | ".join(cells) + " |"
 
 
 if __name__ == "__main__":

@@ -110,7 +110,26 @@ def _decomposition_findings(report: GuardReport) -> list[str]:
         lines.append(
             f"Independent measures of {', '.join(disagree)} DISAGREE by more than 15% (see the "
             "decomposition): read those parts as estimates, not measurements.")
+    lines += _frame_findings(report)
     return lines
+
+
+def _frame_findings(report: GuardReport) -> list[str]:
+    """Which frame the dispatch belongs to, where a call runs several (a graph break)."""
+    measured = [(f, f.decomposition) for f in report.frames
+                if f.decomposition is not None and f.decomposition.available
+                and f.decomposition.part("graph") is None]
+    if len(measured) < 2:
+        return []
+    shares = ", ".join(f"{f.name} {fd.dynamo_us:.1f} µs (floor "
+                       f"{fd.part('dispatch_floor').us:.1f})" for f, fd in measured)
+    line = (f"Per frame, dynamo's dispatch and checks are: {shares}. The outer frame carries "
+            "the torch.compile wrapper; a nested frame (after a graph break) pays its lookup and "
+            "checks.")
+    if any(a.verdict == "disagree" for _, fd in measured for a in fd.agreement):
+        line += (" The frames' replayed costs DISAGREE with their in-situ parts (see each "
+                 "frame): read the split between frames as an estimate.")
+    return [line]
 
 
 def _entries(n: int) -> str:

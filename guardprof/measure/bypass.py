@@ -88,6 +88,35 @@ def _resolve_nested(scope: dict, nested: list[Invocation],
     return patched, None
 
 
+@dataclass(frozen=True)
+class NestedPatch:
+    """A nested frame of one call put in place as its entry's code: `scope[name] = direct`
+    while the call runs through dynamo, so only that frame's dispatch and checks are gone."""
+
+    scope: dict  # the real globals the outer frame reads the name from
+    name: str
+    direct: types.FunctionType
+    original: Any
+
+
+def nested_patches(invocations: list[Invocation], entries: dict) -> list[NestedPatch] | str:
+    """One call's nested frames (all but its outermost) as patches of the real globals; or why
+    a nested frame cannot be reached that way."""
+    if not invocations:
+        return "a call ran no compiled frame"
+    scope = invocations[0].f_globals
+    patches = []
+    for inv in invocations[1:]:
+        name = next((k for k, v in (scope or {}).items()
+                     if isinstance(v, types.FunctionType) and v.__code__ is inv.code), None)
+        if name is None or inv.f_globals is not scope or inv.served_by is None:
+            return (f"frame `{inv.code.co_name}` is not reached through a global name of the "
+                    "outer frame")
+        patches.append(NestedPatch(scope, name, _direct(entries[inv.code, inv.served_by],
+                                                        scope, scope[name]), scope[name]))
+    return patches
+
+
 def _direct(entry: EntryHandle, scope: dict, original: types.FunctionType) -> types.FunctionType:
     direct = types.FunctionType(entry.output_code, scope, original.__name__,
                                 original.__defaults__, original.__closure__)

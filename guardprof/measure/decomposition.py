@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from guardprof.dynamo import cache, compiler
+from guardprof.measure import frame_parts
 from guardprof.measure.bypass import build as build_bypass
 from guardprof.measure.bypass import target_function
-from guardprof.measure.capture import Capture
+from guardprof.measure.capture import Capture, capture_iteration
 from guardprof.measure.loops import (
     iteration_of,
     median_and_quartiles,
@@ -72,6 +73,14 @@ PART_METHODS = {
 
 
 @dataclass
+class Decomposed:
+    """The call's decomposition, and each compiled frame's part of it (by the frame's code)."""
+
+    call: dm.Decomposition
+    frames: dict[types.CodeType, dm.FrameDecomposition]
+
+
+@dataclass
 class _Loop:
     name: str
     run: Callable[[], None]
@@ -80,23 +89,27 @@ class _Loop:
 
 
 def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us: float,
-              progress: Progress = SILENT) -> dm.Decomposition:
+              progress: Progress = SILENT,
+              replayed_frames: dict[types.CodeType, tuple[float, float]] | None = None
+              ) -> Decomposed:
     """The decomposition of the compiled call (the standard workload, or a target that is a plain
-    function or a user nn.Module, graph breaks included: the parts then sum over its frames), or
-    why it is not available."""
+    function or a user nn.Module, graph breaks included: the parts then sum over its frames, and
+    each frame gets its own part, see `frame_parts`), or why it is not available.
+    `replayed_frames`: per frame, the replay's (rejected, accepted) µs per call."""
     spec = prepared.spec
     why = _unavailable(prepared, capture)
     if why:
-        return dm.Decomposition(False, 0.0, notes=[why])
+        return Decomposed(dm.Decomposition(False, 0.0, notes=[why]), {})
     calls = prepared.calls
     progress.update("decomposition: the bypass (each entry's transformed code called directly)")
     bypass = build_bypass(prepared.workload.fn, calls, capture)
     if bypass.why_not:
-        return dm.Decomposition(False, 0.0, notes=[f"decomposition: {bypass.why_not}"])
+        return Decomposed(dm.Decomposition(False, 0.0, notes=[f"decomposition: {bypass.why_not}"]),
+                          {})
     notes: list[str] = []
     if len(capture.order_before) > 1:
-        notes.append(f"{len(capture.order_before)} compiled frames; every part sums over them "
-                     "(the per-frame split of the guard cost is the replay's). Bypass: " +
+        notes.append(f"{len(capture.order_before)} compiled frames; the parts sum over them "
+                     "(each frame's own parts are in its frame). Bypass: " +
                      "; ".join(f"{name}: {how}" for name, how in bypass.frames.items()))
     signature = {i: tuple(inv.served_by for inv in capture.invocations if inv.call_index == i)
                  for i in range(len(calls))}
@@ -120,9 +133,9 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us:
                         ("no-guard copy", no_guards)):
         for i, ((f, call), expected) in enumerate(zip(pairs, reference, strict=False)):
             if not same_result(f(*call.args, **call.kwargs), expected):
-                return dm.Decomposition(False, 0.0, notes=[
+                return Decomposed(dm.Decomposition(False, 0.0, notes=[
                     f"the {name} of call {i} returned another result than the compiled call: "
-                    "no decomposition"])
+                    "no decomposition"]), {})
     twice = [(prepared.compiled, c) for c in calls for _ in (0, 1)]
     loops = [
         _Loop("compiled", prepared.iteration(prepared.compiled), len(calls), []),
@@ -135,6 +148,12 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us:
     else:
         notes.append(f"torch {compiler.torch_version()} has no guard_filter_fn / "
                      "skip_all_guards_unsafe: dispatch floor and accepted check are one part")
+    frame_plan: frame_parts.FramePlan | str | None = None
+    if len(capture.order_before) > 1:
+        progress.update("decomposition: capturing the copies' frames (per-frame parts)")
+        frame_plan = _frame_plan(capture, prepared, signature, copies, bare, reference)
+        if isinstance(frame_plan, frame_parts.FramePlan):
+            loops += [_Loop(name, run, len(calls), []) for name, run in frame_plan.loops.items()]
     entries_before = {code: len(cache.cache_entries(code)) for code in capture.order_before}
     number = calibrate_number(loops[0].run, ROUND_TARGET_S)
     for r in range(ROUNDS):
@@ -152,7 +171,36 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us:
             notes.append(f"a copy for {'+'.join(key)} holds {counts} entries over "
                          f"{len(counts)} frames, not 1 per frame of the call: the one-entry "
                          "parts include walks")
-    return _result(loops, replayed, headline_us, number, notes)
+    if frame_plan is None:
+        call = _result(loops, replayed, headline_us, number, notes)
+        return Decomposed(call, {code: frame_parts.single(call) for code in capture.order_before})
+    if isinstance(frame_plan, str):
+        why_not = dm.FrameDecomposition(False, notes=[f"no per-frame parts: {frame_plan}"])
+        return Decomposed(_result(loops, replayed, headline_us, number, notes),
+                          {code: why_not for code in capture.order_before})
+    frames, frame_notes = frame_parts.parts(frame_plan, {lp.name: lp.per_round_us for lp in loops},
+                                            replayed_frames or {}, _part)
+    return Decomposed(_result(loops, replayed, headline_us, number, notes + frame_notes), frames)
+
+
+def _frame_plan(capture: Capture, prepared: Any, signature: dict, copies: dict, bare: dict,
+                reference: list) -> frame_parts.FramePlan | str:
+    """The per-frame loops: the real function, the one-entry copies and the no-guard copies,
+    each with its own frames captured (the copies' codes are their own)."""
+    calls = prepared.calls
+    n = len(calls)
+    families = [frame_parts.family(frame_parts.COMPILED, [prepared.compiled] * n,
+                                   [(capture, list(range(n)))])]
+    for name, group in ((frame_parts.ONE_ENTRY, copies), (frame_parts.NO_GUARDS, bare)):
+        if not group:
+            continue
+        captured = []
+        for key, (fn, _) in group.items():
+            indices = [i for i in range(n) if signature[i] == key]
+            captured.append((capture_iteration(fn, [calls[i] for i in indices]), indices))
+        families.append(frame_parts.family(name, [group[signature[i]][0] for i in range(n)],
+                                           captured))
+    return frame_parts.plan(families, calls, reference)
 
 
 def _unavailable(prepared: Any, capture: Capture) -> str | None:

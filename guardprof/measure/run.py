@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import sys
+import types
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from guardprof.measure.decomposition import decompose
 from guardprof.measure.noise import NoiseProbe
 from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
+from guardprof.model.decomposition import FrameDecomposition
 from guardprof.model.run_report import (
     CallGuardCost,
     CrossCheck,
@@ -184,7 +186,8 @@ def measure_warm(
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
     guard_cost = _guard_cost(replayed, len(calls), timer.block_results())
     headline_us = statistics.median(compiled_s) * 1e6 / (warmed.number * len(calls))
-    decomposed = (decompose(capture, prepared, guard_cost, headline_us, progress)
+    decomposed = (decompose(capture, prepared, guard_cost, headline_us, progress,
+                            _replayed_frames(replayed, len(calls)))
                   if decomposition else None)
     progress.clear()
 
@@ -213,11 +216,12 @@ def measure_warm(
         timing=timing,
         guard_cost=guard_cost,
         cross_check=check,
-        frames=_frames(capture, replayed, warmed.compiles, len(calls)),
+        frames=_frames(capture, replayed, warmed.compiles, len(calls),
+                       decomposed.frames if decomposed else {}),
         notes=notes,
         unattributed_reasons=list(warmed.compiles.trailing_reasons),
         dynamo_counters=warmed.compile_counters,
-        decomposition=decomposed,
+        decomposition=decomposed.call if decomposed else None,
         noise=noise.result(),
     )
 
@@ -298,8 +302,23 @@ def _median_or_none(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
+def _replayed_frames(replayed: Replay, n_calls: int) -> dict[types.CodeType, tuple[float, float]]:
+    """Per frame, the replay's (rejected, accepted) µs per call of the workload."""
+    out: dict[types.CodeType, tuple[float, float]] = {}
+    for inv in replayed.invocations:
+        rejected, accepted = out.get(inv.code, (0.0, 0.0))
+        for step in inv.steps:
+            if step.passed:
+                accepted += step.seconds * 1e6 / n_calls
+            else:
+                rejected += step.seconds * 1e6 / n_calls
+        out[inv.code] = (rejected, accepted)
+    return out
+
+
 def _frames(
-    capture: Capture, replayed: Replay, compiles: CompileRecorder, n_calls: int
+    capture: Capture, replayed: Replay, compiles: CompileRecorder, n_calls: int,
+    decomposed: dict[types.CodeType, FrameDecomposition],
 ) -> list[FrameReport]:
     reasons = compiles.reasons_by_compile_id()
     frames = []
@@ -340,6 +359,7 @@ def _frames(
                     s.seconds for inv in invocations for s in inv.steps
                 ) * 1e6 / max(1, n_calls),
                 entries_on=naming.entries_on,
+                decomposition=decomposed.get(code),
             )
         )
     return frames

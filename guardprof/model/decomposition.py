@@ -53,6 +53,28 @@ class Decomposition:
         return next((p for p in self.parts if p.name == name), None)
 
 
+@dataclass(frozen=True)
+class FrameDecomposition:
+    """One compiled frame's part of the call: its dispatch floor, accepted check and rejected
+    entries, µs per workload call, from loops that call only this frame's (or only the other
+    frames') transformed code directly. Where the call has one compiled frame, these are the
+    call's own parts (graph included) and `method` says so."""
+
+    available: bool
+    parts: list[Part] = field(default_factory=list)
+    agreement: list[Agreement] = field(default_factory=list)  # this frame's replay vs in situ
+    method: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
+
+    @property
+    def dynamo_us(self) -> float:
+        """This frame's dispatch and guard checks (the graph is not split per frame)."""
+        return sum(p.us for p in self.parts if p.name != GRAPH)
+
+
 def verdict(in_situ: float, other: float, in_situ_low: float | None = None
             ) -> tuple[float | None, str]:
     """±15% agreement; "unresolved" where the in-situ figure's own interval reaches 0 (a part

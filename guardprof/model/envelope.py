@@ -18,7 +18,8 @@ from typing import Any
 from guardprof.errors import GuardprofError
 from guardprof.fileio import read_json, write_text_atomic
 
-SCHEMA_VERSION = 3  # 2: the run report's `decomposition`; 3: its `noise` and replay blocks
+SCHEMA_VERSION = 4  # 2: the run report's `decomposition`; 3: its `noise` and replay blocks;
+# 4: each frame's `decomposition`
 
 RUN = "guardprof-run"
 GUARDS = "guardprof-guards"

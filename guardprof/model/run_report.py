@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from guardprof.model import envelope
-from guardprof.model.decomposition import Decomposition
+from guardprof.model.decomposition import Decomposition, FrameDecomposition
 from guardprof.model.noise import Noise
 from guardprof.model.stats import SampleStats
 
@@ -199,6 +199,8 @@ class FrameReport:
     # Where the entries live when that is a torch-internal wrapper's code: the frame is then
     # named by the user's callable (name, filename, firstlineno above) and this says where.
     entries_on: CodeLocation | None = None
+    # This frame's part of the hot-loop decomposition (None: no decomposition was measured)
+    decomposition: FrameDecomposition | None = None
 
     @property
     def location(self) -> str:

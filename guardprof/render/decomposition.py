@@ -52,5 +52,26 @@ def section(d: dm.Decomposition, rejected_per_call: float | None = None) -> list
     return lines
 
 
+def frame_lines(fd: dm.FrameDecomposition | None) -> list[str]:
+    """A frame's own part of the call, under its cache entries."""
+    if fd is None:
+        return []
+    if not fd.available:
+        return [f"  this frame's part of the call: not measured ({'; '.join(fd.notes)})"]
+    if fd.part(dm.GRAPH) is not None:
+        return ["  this frame's part of the call: the call's decomposition (its only frame)"]
+    terms = " + ".join(f"{LABELS.get(p.name, p.name)} {p.us:.1f} [{p.low:.1f}, {p.high:.1f}]"
+                       for p in fd.parts)
+    lines = [f"  this frame's part of the call, in the hot loop: {terms} = {fd.dynamo_us:.1f} "
+             "µs/call [quartiles] (dispatch and checks; the graph is the call's)"]
+    checks = [f"{LABELS.get(a.name, a.name)} {a.replayed_us:.2f} replayed vs {a.in_situ_us:.2f} "
+              f"in situ ({'ratio ' + format(a.ratio, '.2f') if a.ratio is not None else 'no ratio'}"
+              f", {a.verdict if a.verdict != 'disagree' else 'DISAGREE'})" for a in fd.agreement]
+    if checks:
+        lines.append("  this frame's replay vs in situ: " + "; ".join(checks))
+    lines += [f"  note: {n}" for n in fd.notes]
+    return lines
+
+
 def _share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}%" if whole > 0 else "n/a"

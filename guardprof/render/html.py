@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from guardprof.model.cost_fit import CostFit
 from guardprof.model.run_report import FrameReport, GuardReport
+from guardprof.render import decomposition
 
 CSP = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
@@ -309,6 +310,8 @@ def _frame_table(frame: FrameReport, first: bool) -> str:
         uncompiled += (f'<div class="note">Its entries live on {_e(frame.entries_on.name)} '
                        f"({_e(frame.entries_on.location)}), a torch-internal wrapper shared by "
                        "every callable compiled through it.</div>")
+    uncompiled += "".join(f'<div class="note">{_e(line.strip())}</div>'
+                          for line in decomposition.frame_lines(frame.decomposition))
     return (
         f"<h3>{_e(frame.name)} <small>({_e(frame.location)})</small></h3>"
         '<div class="method">In cache order when the captured iteration began (position 0 '

@@ -172,4 +172,5 @@ def _frame_section(frame: FrameReport) -> list[str]:
             f"  calls that ran uncompiled (no entry accepted them): "
             f"{compress_indices(frame.uncompiled_calls)}"
         )
+    lines += decomposition.frame_lines(frame.decomposition)
     return lines

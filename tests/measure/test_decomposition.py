@@ -9,15 +9,20 @@ so.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from guardprof.cli.main import main
 from guardprof.measure.run import measure
 from guardprof.model import decomposition as dm
-from guardprof.model.run_report import from_dict, to_dict
+from guardprof.model.run_report import from_dict, load_report, to_dict
 from tests.conftest import small_spec
 from tests.measure.test_run import TARGETS
+
+WORKLOADS = Path(__file__).parents[1] / "workloads"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,7 @@ def test_agreement_rows_carry_the_15_percent_verdict(decomposed):
 
 def test_json_carries_the_decomposition_and_loads_back(decomposed):
     data = to_dict(decomposed)
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == 4
     parts = data["decomposition"]["parts"]
     assert {"name", "us", "low", "high", "method"} <= set(parts[0])
     assert {"name", "in_situ_us", "replayed_us", "ratio", "verdict"} <= set(
@@ -98,6 +103,48 @@ def test_functions_modules_and_graph_breaks_are_decomposed(name):
         assert "reached through the global `__resume_at_" in d.notes[0]
     else:
         assert not d.notes, d.notes
+    _assert_frame_parts(report)
+
+
+def _assert_frame_parts(report):
+    """Every frame carries its part: a one-frame call the call's own parts; a call with a graph
+    break per-frame parts from loops that ran clean (a frame's loop that returned another result
+    would have left `available` False with the reason), and the frame's replayed costs beside
+    them with the ±15% verdict they are printed with."""
+    d = report.decomposition
+    for frame in report.frames:
+        fd = frame.decomposition
+        assert fd is not None and fd.available, fd
+        if len(report.frames) == 1:
+            assert fd.parts == d.parts and "only compiled frame" in fd.method
+            continue
+        assert [p.name for p in fd.parts] == [dm.DISPATCH_FLOOR, dm.ACCEPTED_CHECK,
+                                              dm.REJECTED_ENTRIES]
+        assert all(p.low <= p.us <= p.high for p in fd.parts)
+        replayed = {a.name: a.replayed_us for a in fd.agreement}
+        assert sum(replayed.values()) == pytest.approx(frame.guard_us_per_call)
+        for a in fd.agreement:
+            if a.ratio is not None:
+                judged = "agree" if abs(a.ratio - 1) <= dm.AGREE_WITHIN else "disagree"
+                assert a.verdict == ("unresolved" if fd.part(a.name).low <= 0 else judged)
+
+
+def test_each_frame_of_a_graph_break_gets_its_parts_in_text_and_json(tmp_path):
+    """Two inputs, two entries on each of the two frames: per-frame parts, printed under each
+    frame's entries, and kept in the JSON inside each frame (loaded back equal)."""
+    out = tmp_path / "gb.json"
+    result = CliRunner().invoke(main, ["run", "--target", f"{WORKLOADS}/graph_break.py:make",
+                                       "--backend", "eager", "--repeat", "2", "--number", "5",
+                                       "--no-cross-check", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("this frame's part of the call, in the hot loop: dispatch "
+                               "floor") == 2
+    assert result.output.count("this frame's replay vs in situ: rejected entries") == 2
+    report = load_report(out)
+    assert [len(f.entries) for f in report.frames] == [2, 2]
+    _assert_frame_parts(report)
+    data = json.loads(out.read_text())
+    assert {"available", "parts", "agreement", "method"} <= set(data["frames"][1]["decomposition"])
 
 
 def test_a_torch_module_on_the_shared_wrapper_gets_a_note():

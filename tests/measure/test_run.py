@@ -110,7 +110,7 @@ def test_profiler_cross_check_sums_every_lookup(standard_small_report):
 
 def test_json_round_trips_into_the_same_dataclasses(standard_small_report, tmp_path):
     data = json.loads(json.dumps(to_dict(standard_small_report)))
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == 4
     assert from_dict(data) == standard_small_report
 
 
@@ -338,7 +338,7 @@ def test_corrupt_and_wrong_version_loads(tmp_path):
     bad.write_text('{"schema_version": 99}')
     result = invoke("run", "--load", str(bad))
     assert result.exit_code == 1 and "schema_version 99" in result.output
-    bad.write_text('{"schema_version": 3}')
+    bad.write_text('{"schema_version": 4}')
     result = invoke("run", "--load", str(bad))
     assert result.exit_code == 1 and "not a valid guardprof report" in result.output
 
