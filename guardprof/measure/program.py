@@ -11,9 +11,12 @@ program's time; the report says what they cover.
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
 import random
 import statistics
+import sysconfig
 import time
 import types
 from dataclasses import dataclass, field
@@ -40,6 +43,30 @@ class Sample:
     order_before: dict[types.CodeType, list[EntryHandle]]
     invocation: Invocation
     at_s: float  # since the recorder started
+    call_site: str | None = None  # the program's own line that made the call
+
+
+def call_site(frame: types.FrameType | None) -> str | None:
+    """`train.py:12 (main)`: the first caller outside torch, guardprof and the standard library
+    (a module's frame is torch's `forward` wrapper code; the user knows the line that called
+    it). A file under the working directory is shown relative to it."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_library_dirs()) and not filename.startswith("<frozen"):
+            shown = os.path.relpath(filename) if filename.startswith(os.getcwd() + os.sep) \
+                else filename
+            return f"{shown}:{frame.f_lineno} ({frame.f_code.co_name})"
+        frame = frame.f_back
+    return None
+
+
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    import torch
+
+    dirs = [os.path.dirname(torch.__file__), os.path.dirname(os.path.dirname(__file__)),
+            sysconfig.get_paths()["stdlib"]]
+    return tuple(os.path.join(d, "") for d in dirs)
 
 
 @dataclass
@@ -120,7 +147,7 @@ class ProgramRecorder:
         else:
             self.samples.append(Sample(order, Invocation(0, input_code, dict(frame.f_locals),
                                                          served, frame.f_globals),
-                                       self._snapshot_at - self._t0))
+                                       self._snapshot_at - self._t0, call_site(frame.f_back)))
         now = time.perf_counter()
         self.sample_costs_s.append(now - self._snapshot_at)
         self._next_at = now + max(self.interval_s, SPACING_FACTOR * (now - self._snapshot_at))
@@ -229,6 +256,10 @@ class ProgramRecorder:
         share_of = sum(1 for s in basis if s.invocation.code is code)
         per_call = statistics.fmean(guard_us) if guard_us else None
         estimated_calls = share_of / len(basis) * lookups if mine and basis else None
+        sites: dict[str, int] = {}
+        for sample, _ in mine:
+            if sample.call_site is not None:
+                sites[sample.call_site] = sites.get(sample.call_site, 0) + 1
         callables = {id(s.invocation.f_locals.get("fn")) for s, _ in mine
                      if cache.is_torch_internal(code) and "fn" in s.invocation.f_locals}
         return ProgramFrame(
@@ -242,4 +273,5 @@ class ProgramRecorder:
             estimated_calls=estimated_calls,
             estimated_guard_s=(per_call * 1e-6 * estimated_calls
                                if per_call is not None and estimated_calls is not None else None),
-            merged_callables=len(callables))
+            merged_callables=len(callables),
+            call_sites=dict(sorted(sites.items(), key=lambda kv: -kv[1])))

@@ -37,12 +37,24 @@ class ProgramFrame:
     estimated_calls: float | None  # share of samples × all lookups, an estimate (None: unsampled)
     estimated_guard_s: float | None  # estimated_calls × guard_us_per_call: an estimate
     merged_callables: int = 0  # distinct callables whose samples share this torch wrapper code
+    # the program's lines that made the sampled calls (`train.py:12 (main)`) → sampled calls,
+    # most first: a module's frame is torch's code, the call site is the user's
+    call_sites: dict[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         """`name (file:line)`, an installed package's file shown from its package down."""
         filename = self.filename.split("site-packages/")[-1]
         return f"{self.name} ({filename}:{self.firstlineno})"
+
+    @property
+    def called_from(self) -> str:
+        """The commonest call site, and how many others there are."""
+        if not self.call_sites:
+            return "-"
+        first = next(iter(self.call_sites))
+        more = len(self.call_sites) - 1
+        return first + (f" (+{more} more)" if more else "")
 
 
 @dataclass

@@ -36,14 +36,14 @@ def render(report: ProgramReport) -> str:
     lines.append("")
     lines.append("frames ranked by estimated guard time over the program "
                  "(calls = lookups × the frame's share of the samples; an estimate):")
-    rows = [[f.label, str(len(f.entries)),
+    rows = [[f.label, f.called_from, str(len(f.entries)),
              "not sampled" if f.estimated_calls is None else f"{f.estimated_calls:.0f}",
              str(f.sampled_calls),
              _us(f.guard_us_per_call),
              "-" if f.estimated_guard_s is None else f"{f.estimated_guard_s * 1e3:.2f}"]
             for f in report.frames]
-    lines += table(rows, ["frame", "entries", "calls (est.)", "sampled", "guard µs/call",
-                          "guard ms total (est.)"], "lrrrrr")
+    lines += table(rows, ["frame", "called from", "entries", "calls (est.)", "sampled",
+                          "guard µs/call", "guard ms total (est.)"], "llrrrrr")
     lines.append(f"  estimated guard time over the program: {total * 1e3:.2f} ms of "
                  f"{report.wall_s * 1e3:.0f} ms wall")
     for frame in report.frames:
@@ -60,6 +60,9 @@ def _frame_section(frame: ProgramFrame) -> list[str]:
     if frame.entries_on:
         where = re.sub(r"\(\S*site-packages/", "(", frame.entries_on)
         lines.append(f"  (its entries sit on {where})")
+    if frame.call_sites:
+        sites = ", ".join(f"{site} ×{n}" for site, n in frame.call_sites.items())
+        lines.append(f"  called from (sampled calls): {sites}")
     depths = ", ".join(f"{d} rejected: {n}" for d, n in frame.walk_depths.items())
     lines.append(f"  walk depth of the sampled calls: {depths or '-'}; "
                  f"rejected entries cost {_us(frame.rejected_us_per_call)} µs/call")

@@ -68,6 +68,10 @@ def test_a_training_loop_is_reported_with_its_recompiles_and_sampled_calls(tmp_p
     assert frame["sampled_calls"] >= 10 and frame["guard_us_per_call"] > 0
     assert sum(frame["walk_depths"].values()) >= 10
     assert "Sequential.forward" in proc.stderr and "calls (est.)" in proc.stderr
+    # The frame is torch's code; the line that called the module is the program's own.
+    line = TRAIN.splitlines().index("    loss = cmodel(x).sum()") + 1
+    assert list(frame["call_sites"]) == [f"train.py:{line} (<module>)"]
+    assert f"called from (sampled calls): train.py:{line} (<module>) ×" in proc.stderr
     shown = _guardprof("run", "--load", str(out), cwd=tmp_path)
     assert shown.returncode == 0 and "Sequential.forward" in shown.stdout
 
@@ -84,6 +88,8 @@ def test_a_graph_break_and_an_int_argument_give_two_frames(tmp_path):
     # The two frames alternate call by call; samples must see both (not one parity only).
     assert all(f["sampled_calls"] > 0 and f["estimated_calls"] for f in frames)
     assert data["lookups"] == 58  # 30 calls of step, 30 of its resume frame, less two firsts
+    line = GRAPH_BREAK.splitlines().index("    step(torch.ones(3), i % 3)") + 1
+    assert list(frames[0]["call_sites"]) == [f"brk.py:{line} (<module>)"]
 
 
 def test_the_program_s_exit_status_is_kept_and_the_report_still_written(tmp_path):
