@@ -78,6 +78,10 @@ def compare(a_path: Path | None, b_path: Path | None, a_options: str | None,
     come from the pairs (a paired bootstrap). With --fail-above, more pairs run while the gate
     cannot decide (--max-pairs, --budget).
 
+    Program reports (A.json B.json, both from `guardprof run --json F -- python …`): per
+    compiled frame, guard µs/call and the estimated total over each program, side by side; no
+    interval and no gate (samples of a running program are not repetitions).
+
     Saved runs (A.json B.json, from `guardprof run --json`): for each figure (per-call times,
     guard µs/call, per-entry check times, guard counts by kind): A, B, B/A with a 95% bootstrap
     interval over each run's repetitions (timing rounds, replay blocks), widened by the
@@ -114,7 +118,43 @@ def compare(a_path: Path | None, b_path: Path | None, a_options: str | None,
                                "--json belong to interleaved mode (--a/--b)")
     if a_path is None or b_path is None:
         raise click.UsageError("give two saved reports (A.json B.json), or --a and --b")
+    if _program_reports(a_path, b_path):
+        _programs(a_path, b_path, fail_above)
+        return
     _saved(a_path, b_path, fail_above, metric, tolerance, force, quiet)
+
+
+def _program_reports(a_path: Path, b_path: Path) -> bool:
+    """Both `guardprof run -- python …` reports (True); one of them only: a one-line error."""
+    from guardprof.fileio import read_json
+    from guardprof.model import envelope
+
+    def is_program(path: Path) -> bool:
+        data = read_json(path, "report")
+        return isinstance(data, dict) and data.get("report_type") == envelope.PROGRAM
+
+    a, b = is_program(a_path), is_program(b_path)
+    if a != b:
+        program, other = (a_path, b_path) if a else (b_path, a_path)
+        raise GuardprofError(f"{program} is a program report (`guardprof run -- python …`) and "
+                             f"{other} is not: compare two of a kind")
+    return a
+
+
+def _programs(a_path: Path, b_path: Path, fail_above: float | None) -> None:
+    from guardprof.analysis.compare import check_distinct
+    from guardprof.analysis.program_compare import compare_programs
+    from guardprof.model.program_report import load
+    from guardprof.render.program_compare import render_program_comparison
+
+    if fail_above is not None:
+        raise WorkloadUsageError("--fail-above: program reports hold samples of a running "
+                                 "program, not repetitions of one measurement, so there is no "
+                                 "interval to gate on; gate with --a/--b or saved "
+                                 "`guardprof run --json` reports")
+    check_distinct(a_path, b_path)
+    comparison = compare_programs(load(a_path), load(b_path), str(a_path), str(b_path))
+    click.echo(render_program_comparison(comparison), nl=False)
 
 
 def _saved(a_path, b_path, fail_above, metric, tolerance, force, quiet) -> None:

@@ -253,3 +253,29 @@ def test_a_signal_landing_inside_the_lookup_hook_reaches_the_program(tmp_path, e
     if status == 0:
         assert says in proc.stdout and "never interrupted" not in proc.stdout
         assert "still compiled: [2.0, 2.0, 2.0] 1 entry" in proc.stdout
+
+
+def test_two_program_reports_compare_frame_by_frame_without_a_gate(tmp_path):
+    """`compare` on two program reports: each frame's guard µs/call side by side and their
+    ratio; --fail-above is refused (samples of a program are not repetitions), and a program
+    report against a run report is one line."""
+    script = _script(tmp_path, "brk.py", GRAPH_BREAK)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for out in (a, b):
+        proc = _guardprof("run", "--json", str(out), "-q", "--", "python", str(script),
+                          cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    shown = _guardprof("compare", str(a), str(b), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("Program reports compared")
+    frames = {f["name"]: f for f in json.loads(a.read_text())["frames"]}
+    step = next(line for line in shown.stdout.splitlines() if line.lstrip().startswith("step "))
+    assert f"{frames['step']['guard_us_per_call']:.2f}" in step  # A's figure, in its row
+    assert "brk.py:" in step  # called from
+    gated = _guardprof("compare", str(a), str(b), "--fail-above", "10", cwd=tmp_path)
+    assert gated.returncode == 2 and "no interval to gate on" in gated.stderr
+    other = tmp_path / "run.json"
+    other.write_text(json.dumps({"report_type": "guardprof-run", "schema_version": 4}))
+    mixed = _guardprof("compare", str(a), str(other), cwd=tmp_path)
+    assert mixed.returncode == 1 and "compare two of a kind" in mixed.stderr
+    assert "Traceback" not in mixed.stderr
