@@ -180,13 +180,17 @@ def test_ablations_time_a_valid_group_and_refuse_a_structure_change():
     assert ambient.verdict == ("agree" if abs(ambient.ratio - 1) <= 0.15 else "disagree")
 
 
-MEASURE_ATTEMPTS = 3
+# This VM switches between two speed states lasting seconds to tens of seconds (the compiled
+# call 70-90 against 115-142 µs/call: scripts/replay_within.py); the headline and the
+# decomposition's loop are timed seconds apart, so one attempt in a few straddles a switch
+# (0.70, 0.78, 1.71 seen in one failed run beside another suite). Five attempts.
+MEASURE_ATTEMPTS = 5
 
 
 def test_the_decomposition_times_the_call_the_headline_times():
     """The report's `compiled_call` row claims the headline and the decomposition's compiled
-    loop (one loop, timed twice) agree within ±15%. Re-measure policy: up to three fresh
-    measurements; a burst of load on this shared 2-core machine can spoil one, a loop that
+    loop (one loop, timed twice) agree within ±15%. Re-measure policy: up to five fresh
+    measurements; a change of the machine's speed between the two can spoil one, a loop that
     times something else than the headline disagrees every time."""
     ratios = []
     for _ in range(MEASURE_ATTEMPTS):
