@@ -75,9 +75,8 @@ def _resolve_nested(scope: dict, nested: list[Invocation],
     patched = dict(scope)
     chosen: dict[str, str] = {}
     for inv in nested:
-        name = next((k for k, v in scope.items()
-                     if isinstance(v, types.FunctionType) and v.__code__ is inv.code), None)
-        if name is None or inv.f_globals is not scope:
+        name = _global_name(scope, inv)
+        if name is None:
             return scope, (f"frame `{inv.code.co_name}` runs nested, not through a global name "
                            "of the outer frame: outside dynamo it would run uncompiled")
         if chosen.setdefault(name, inv.served_by) != inv.served_by:
@@ -107,14 +106,22 @@ def nested_patches(invocations: list[Invocation], entries: dict) -> list[NestedP
     scope = invocations[0].f_globals
     patches = []
     for inv in invocations[1:]:
-        name = next((k for k, v in (scope or {}).items()
-                     if isinstance(v, types.FunctionType) and v.__code__ is inv.code), None)
-        if name is None or inv.f_globals is not scope or inv.served_by is None:
+        name = _global_name(scope, inv)
+        if name is None or inv.served_by is None:
             return (f"frame `{inv.code.co_name}` is not reached through a global name of the "
                     "outer frame")
         patches.append(NestedPatch(scope, name, _direct(entries[inv.code, inv.served_by],
                                                         scope, scope[name]), scope[name]))
     return patches
+
+
+def _global_name(scope: dict | None, inv: Invocation) -> str | None:
+    """The outer frame's global through which the nested frame `inv` runs (dynamo's resume
+    function after a graph break), or None."""
+    if scope is None or inv.f_globals is not scope:
+        return None
+    return next((k for k, v in scope.items()
+                 if isinstance(v, types.FunctionType) and v.__code__ is inv.code), None)
 
 
 def _direct(entry: EntryHandle, scope: dict, original: types.FunctionType) -> types.FunctionType:

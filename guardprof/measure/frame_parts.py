@@ -20,8 +20,9 @@ replay's per-frame rejected and accepted costs against these.
 
 from __future__ import annotations
 
+import contextlib
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,16 +189,15 @@ def _iteration(callables: list, calls: list, chosen: list[list[NestedPatch]]
     return run
 
 
-class _patched:
-    def __init__(self, patches: list[NestedPatch]) -> None:
-        self.patches = patches
-
-    def __enter__(self) -> None:
-        for p in self.patches:
-            p.scope[p.name] = p.direct
-
-    def __exit__(self, *exc: object) -> None:
-        for p in self.patches:
+@contextlib.contextmanager
+def _patched(patches: list[NestedPatch]) -> Iterator[None]:
+    """The patches in place for one call outside the timed loops (which inline the stores)."""
+    for p in patches:
+        p.scope[p.name] = p.direct
+    try:
+        yield
+    finally:
+        for p in patches:
             p.scope[p.name] = p.original
 
 

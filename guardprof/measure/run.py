@@ -186,8 +186,8 @@ def measure_warm(
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
     guard_cost = _guard_cost(replayed, len(calls), timer.block_results())
     headline_us = statistics.median(compiled_s) * 1e6 / (warmed.number * len(calls))
-    decomposed = (decompose(capture, prepared, guard_cost, headline_us, progress,
-                            _replayed_frames(replayed, len(calls)))
+    by_frame = _replayed_frames(replayed, len(calls))
+    decomposed = (decompose(capture, prepared, guard_cost, headline_us, progress, by_frame)
                   if decomposition else None)
     progress.clear()
 
@@ -216,7 +216,7 @@ def measure_warm(
         timing=timing,
         guard_cost=guard_cost,
         cross_check=check,
-        frames=_frames(capture, replayed, warmed.compiles, len(calls),
+        frames=_frames(capture, replayed, warmed.compiles, by_frame,
                        decomposed.frames if decomposed else {}),
         notes=notes,
         unattributed_reasons=list(warmed.compiles.trailing_reasons),
@@ -304,6 +304,7 @@ def _median_or_none(values: list[float]) -> float | None:
 
 def _replayed_frames(replayed: Replay, n_calls: int) -> dict[types.CodeType, tuple[float, float]]:
     """Per frame, the replay's (rejected, accepted) µs per call of the workload."""
+    n_calls = max(1, n_calls)
     out: dict[types.CodeType, tuple[float, float]] = {}
     for inv in replayed.invocations:
         rejected, accepted = out.get(inv.code, (0.0, 0.0))
@@ -317,7 +318,8 @@ def _replayed_frames(replayed: Replay, n_calls: int) -> dict[types.CodeType, tup
 
 
 def _frames(
-    capture: Capture, replayed: Replay, compiles: CompileRecorder, n_calls: int,
+    capture: Capture, replayed: Replay, compiles: CompileRecorder,
+    by_frame: dict[types.CodeType, tuple[float, float]],
     decomposed: dict[types.CodeType, FrameDecomposition],
 ) -> list[FrameReport]:
     reasons = compiles.reasons_by_compile_id()
@@ -355,9 +357,7 @@ def _frames(
                 entries=entry_reports,
                 uncompiled_calls=sorted({inv.call_index for inv in invocations if inv.fell_back}),
                 torch_internal=cache.is_torch_internal(code),
-                guard_us_per_call=sum(
-                    s.seconds for inv in invocations for s in inv.steps
-                ) * 1e6 / max(1, n_calls),
+                guard_us_per_call=sum(by_frame.get(code, (0.0, 0.0))),
                 entries_on=naming.entries_on,
                 decomposition=decomposed.get(code),
             )
