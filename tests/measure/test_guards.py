@@ -157,17 +157,36 @@ def test_parts_reconcile_with_whole_check(name, request):
     assert not misses, misses
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_every_check_is_costed_and_the_call_overhead_is_removed(name, request):
-    """Without the baseline, parts would be several times the whole (≈50 vs 15 µs)."""
-    report, _ = request.getfixturevalue(name)
+SPECS = {"standard": lambda: small_spec(number=1), **RECONCILING_SPECS}
+
+
+def _uncosted_or_unbaselined(report: GuardsReport) -> list[str]:
+    """Checks whose parts are not within 0.5–1.5× their isolated whole, or lack the tree walk."""
+    misses = []
     for _, entry in report.entries():
         for check in (entry.pass_cost, entry.fail_cost):
             if check is None:
                 continue
-            assert 0.5 < check.ratio(check.whole_isolated_us) < 1.5, (entry.compile_id, check)
-            kinds = {p.kind for p in check.parts}
-            assert "tree walk" in kinds
+            ratio = check.ratio(check.whole_isolated_us)
+            if not 0.5 < ratio < 1.5:
+                misses.append(f"{entry.compile_id} passed={check.passed}: parts/whole {ratio:.2f}"
+                              f" ({check.parts_us:.3f} vs {check.whole_isolated_us:.3f} µs)")
+            if "tree walk" not in {p.kind for p in check.parts}:
+                misses.append(f"{entry.compile_id} passed={check.passed}: no tree walk part")
+    return misses
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_check_is_costed_and_the_call_overhead_is_removed(name, request):
+    """Without the baseline, parts would be several times the whole (≈50 vs 15 µs). One check of
+    dict_int is under 1 µs, where a single timing on this 2-core machine can stray past 1.5×
+    (0.95 vs 0.74 µs in one CI run on torch 2.11): a miss is measured once more before failing,
+    the policy of the ±15% reconciliation above."""
+    report, _ = request.getfixturevalue(name)
+    misses = _uncosted_or_unbaselined(report)
+    if misses:
+        misses = _uncosted_or_unbaselined(collect(SPECS[name]()))
+    assert not misses, misses
 
 
 def test_leaf_methods_in_place_after_the_root_guards_or_isolated(dict_int):
