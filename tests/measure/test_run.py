@@ -51,8 +51,9 @@ def test_cycling_inputs_walk_every_entry(standard_small_report):
     assert [c.walk_depth for c in r.guard_cost.calls] == [4, 4, 4, 4]
     assert [c.rejected_checks for c in r.guard_cost.calls] == [3, 3, 3, 3]
     assert r.guard_cost.mismatches == 0
-    assert r.findings[0].startswith("Each call rejects 3.0 cache entries")
-    assert "cycle through 4 input signatures" in r.findings[0]
+    # a noise warning, when the machine was loaded, leads the findings: look past it
+    (walk,) = [f for f in r.findings if f.startswith("Each call rejects 3.0 cache entries")]
+    assert "cycle through 4 input signatures" in walk
     # each entry serves exactly the call of its size, in compile order
     served = {e.compile_id: e.serves_calls for e in r.frames[0].entries}
     assert served == {"0/0": [0], "0/1": [1], "0/2": [2], "0/3": [3]}
@@ -65,7 +66,8 @@ def test_repeated_input_walks_one_entry():
     assert r.entry_count == 1
     assert [c.walk_depth for c in r.guard_cost.calls] == [1, 1, 1]
     assert r.guard_cost.rejected_us_per_call == 0
-    assert r.findings[0].startswith("Each call is accepted by the first entry it checks")
+    assert any(f.startswith("Each call is accepted by the first entry it checks")
+               for f in r.findings), r.findings
 
 
 def test_guard_counts_match_the_guard_tree():
