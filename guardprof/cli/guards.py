@@ -31,7 +31,9 @@ COMPILE_ID = re.compile(r"\[?\d+/\d+(?:_\d+)?\]?")  # dynamo's frame/attempt, e.
 @json_option("Also write the guards report as JSON to PATH (atomically).")
 @click.option("--load", "load_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, metavar="PATH",
-              help="Re-render a saved guards --json report instead of running.")
+              help="Re-render a saved guards --json report instead of running; or show the "
+                   "guard trees a program's report kept (run --json R.json -- python SCRIPT: "
+                   "uncosted trees, --entry and --diff work).")
 @click.option("--ablate", is_flag=True,
               help="Also drop groups of guards with guard_filter_fn (standard workload) and time "
                    "the saving in the hot loop, beside what the per-kind split gave them.")
@@ -54,9 +56,11 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
       guardprof guards --diff 0/2 0/3
       guardprof guards --json guards.json
       guardprof guards --load guards.json --entry 0/1 --depth 2
+      guardprof guards --load train.json --diff 0/0 0/1   # a program's report
     """
     from guardprof.analysis.guard_diff import diff_entries
-    from guardprof.model.guards_report import load_guards_report, save_guards_report
+    from guardprof.model import envelope
+    from guardprof.model.guards_report import from_loaded, save_guards_report
     from guardprof.render.guards import render, result_lines
 
     for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
@@ -65,7 +69,11 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
                 f"{wanted!r} is not a compile id: ids look like 0/3 (frame/attempt, as "
                 "`guardprof guards` lists them)")
     if load_path is not None:
-        report = load_guards_report(load_path)
+        loaded = envelope.read(load_path, (envelope.GUARDS, envelope.PROGRAM))
+        if loaded.report_type == envelope.PROGRAM:
+            _program_guards(load_path, entry_id, diff_ids, depth, top, json_path, ablate, quiet)
+            return
+        report = from_loaded(loaded)
     else:
         if json_path is not None:
             check_writable(json_path)
@@ -89,3 +97,38 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
     click.echo(render(report, entry=entry_id, depth=depth, top=top), nl=False)
     if json_path is not None:
         click.echo(f"guards report written to {json_path}")
+
+
+def _program_guards(path: Path, entry_id: str | None, diff_ids: tuple[str, str] | None,
+                    depth: int | None, top: int, json_path: Path | None, ablate: bool,
+                    quiet: bool) -> None:
+    """`--load` of a program's report (`guardprof run -- python SCRIPT --json`): its entries'
+    trees as kept, uncosted; nothing to run again, so --json and --ablate do not apply."""
+    from guardprof.analysis.guard_diff import diff_entries
+    from guardprof.model import program_report
+    from guardprof.render import program_guards
+
+    for flag, given in (("--json", json_path is not None), ("--ablate", ablate)):
+        if given:
+            raise click.UsageError(f"{flag} cannot be used with a program's report: it is "
+                                   "already JSON, and its program is not run again")
+    report = program_report.load(path)
+    known = [e.compile_id for f in report.frames for e in f.entries]
+    for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
+        if program_guards.find_entry(report, wanted) is None:
+            raise WorkloadUsageError(
+                f"no cache entry {wanted!r}; entries are {', '.join(known) or 'none'}")
+    diff = None
+    if diff_ids:
+        a, b = (program_guards.find_entry(report, i)[1].guards for i in diff_ids)
+        if a is None or b is None:
+            raise WorkloadUsageError(f"{path}: its guard trees were not kept (written by an "
+                                     "older guardprof), so entries cannot be diffed")
+        diff = diff_entries(a, b)
+    if quiet:
+        for frame in report.frames:
+            guards = sum(sum(e.guard_kinds.values()) for e in frame.entries)
+            click.echo(f"{frame.name}: {len(frame.entries)} cache entries, {guards} guards")
+        return
+    click.echo(program_guards.render(report, entry=entry_id, depth=depth, top=top, diff=diff),
+               nl=False)

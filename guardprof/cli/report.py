@@ -36,22 +36,37 @@ def report(result: Path, flame: Path | None, sweep_path: Path | None, output: Pa
     guards by kind, findings; plus the flame graph and the sweep when given. No network is
     needed or allowed: CSS, JS, SVG and PNG are inline. Attach it to a bug report.
 
+    A program's report (`guardprof run --json R.json -- python SCRIPT`) gives its page too:
+    frames ranked by estimated guard time, their entries and why each exists (no --sweep).
+
     \b
     Examples:
       guardprof run --backend eager --json result.json
       guardprof report result.json -o report.html
       guardprof report result.json --flame flame.svg --sweep sweep/ -o report.html
+      guardprof run --json train.json -- python train.py
+      guardprof report train.json -o train.html
     """
     from guardprof.fileio import check_fresh, write_text_atomic
-    from guardprof.model.run_report import load_report
+    from guardprof.model import envelope, program_report, run_report
     from guardprof.render.html import render_html
+    from guardprof.render.program_html import render_program_html
 
     check_fresh([output or DEFAULT_OUTPUT], explicit=output is not None, force=force)
     output = output or DEFAULT_OUTPUT
-    loaded = load_report(result)
+    loaded = envelope.read(result, (envelope.RUN, envelope.PROGRAM))
+    is_program = loaded.report_type == envelope.PROGRAM
+    if is_program and sweep_path is not None:
+        raise click.UsageError("--sweep cannot be used with a program's report: a sweep "
+                               "varies a workload guardprof can call, and a program is not one")
     flame_part = _load_flame(flame) if flame is not None else None
     sweep_part = _load_sweep(sweep_path) if sweep_path is not None else None
-    page = render_html(loaded, flame=flame_part, sweep=sweep_part, source=str(result))
+    if is_program:
+        page = render_program_html(program_report.load(result), flame=flame_part,
+                                   source=str(result))
+    else:
+        page = render_html(run_report.from_loaded(loaded), flame=flame_part, sweep=sweep_part,
+                           source=str(result))
     write_text_atomic(output, page)
     extras = [name for name, part in (("flame graph", flame_part), ("sweep", sweep_part)) if part]
     click.echo(f"report written to {output} ({len(page.encode()) / 1024:.0f} KiB"

@@ -19,6 +19,7 @@ from guardprof.dynamo.guard_walk import RawLeaf, RawManager
 from guardprof.model.guards_report import (
     NOT_RUN,
     RELATIONAL,
+    EntryGuards,
     LeafNode,
     ManagerNode,
     RelationalGuardInfo,
@@ -68,6 +69,18 @@ class LiveTree:
 
     def code_parts_by_kind(self) -> dict[str, int]:
         return code_part_counts([leaf.node for leaf in self.leaves])
+
+    def uncosted_entry(self, position: int, reasons: list[str]) -> EntryGuards:
+        """The entry's guards as data, without costs: what a program's report keeps of each
+        entry, so that `guards --load` prints its tree and diffs two entries."""
+        return EntryGuards(
+            compile_id=self.handle.compile_id, position=position,
+            code_parts_by_kind=self.code_parts_by_kind(),
+            torch_code_parts=sum(
+                guard_walk.guard_kind_counts(self.handle.guard_tree()).values()),
+            leaf_guards=len(self.leaves), managers=len(self.managers), serves_calls=[],
+            tree=self.tree, epilogue=list(self.epilogue), relational=list(self.relational),
+            torch_reasons=list(reasons))
 
 
 def split_code_part(verbose: str) -> tuple[str, str]:

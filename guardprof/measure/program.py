@@ -240,15 +240,16 @@ class ProgramRecorder:
             for compile_id, passed, us in walk:
                 if passed:
                     accepted.setdefault(compile_id, []).append(us)
-        entries = [
-            ProgramEntry(
+        entries = []
+        for position, handle in enumerate(cache.cache_entries(code)):
+            live = build_entry_tree(handle)
+            entries.append(ProgramEntry(
                 compile_id=handle.compile_id, reasons=reasons.get(handle.compile_id, []),
-                guard_kinds=build_entry_tree(handle).code_parts_by_kind(),
+                guard_kinds=live.code_parts_by_kind(),
                 sampled_calls=served.get(handle.compile_id, 0),
                 accepted_us=(statistics.median(accepted[handle.compile_id])
-                             if handle.compile_id in accepted else None))
-            for handle in cache.cache_entries(code)
-        ]
+                             if handle.compile_id in accepted else None),
+                guards=live.uncosted_entry(position, reasons.get(handle.compile_id, []))))
         # Shares from the time-spaced samples when there are enough: the back-to-back ones at
         # the start fall on warm-up, where the mix of frames need not be the program's.
         spaced = self.samples[self.first_samples:]

@@ -34,7 +34,8 @@ READERS = {
     GUARDS: "guardprof guards --load",
     SWEEP: "guardprof sweep --load (its folder or sweep.json), guardprof report --sweep",
     WHATIF: "guardprof run --load",
-    PROGRAM: "guardprof run --load (the report of `guardprof run -- python SCRIPT`)",
+    PROGRAM: "guardprof run --load, guardprof guards --load, guardprof compare, "
+             "guardprof report",
     INTERLEAVED: "none yet (the pairs of `guardprof compare --a … --b … --json`, for your tools)",
 }
 ENVELOPE_KEYS = ("schema_version", "report_type")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guardprof.model import envelope
+from guardprof.model.guards_report import EntryGuards
 
 
 @dataclass
@@ -20,6 +21,9 @@ class ProgramEntry:
     guard_kinds: dict[str, int]  # guard kind → count in its tree
     sampled_calls: int  # samples this entry served
     accepted_us: float | None  # replayed cost of its check when it accepted, median over samples
+    # its guard tree and code parts as data (no per-guard costs), for `guards --load`; None in
+    # reports written before they were kept
+    guards: EntryGuards | None = None
 
 
 @dataclass
@@ -78,7 +82,7 @@ class ProgramReport:
 
 
 def save(report: ProgramReport, path: str | Path) -> Path:
-    return envelope.save(path, envelope.PROGRAM, report)
+    return envelope.save(path, envelope.PROGRAM, report, indent=1)
 
 
 def load(path: str | Path) -> ProgramReport:

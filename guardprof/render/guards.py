@@ -243,7 +243,7 @@ def _entry_section(
             cost = ("not separable" if info.cost_us is None else f"{info.cost_us:.3f} µs")
             lines.append(f"    {info.kind} over {len(info.sources)} sources: {cost}")
     lines += ["", *_sources_section(entry, top)]
-    lines += ["", *_tree_section(entry, depth, top)]
+    lines += ["", *tree_section(entry, depth, top)]
     return lines
 
 
@@ -285,24 +285,29 @@ def _sources_section(entry: EntryGuards, top: int) -> list[str]:
     return lines
 
 
-def _tree_section(entry: EntryGuards, depth: int | None, top: int) -> list[str]:
-    limits = [f"the {top} costliest children of each manager"]
+def tree_section(entry: EntryGuards, depth: int | None, top: int,
+                 costed: bool = True) -> list[str]:
+    """The tree as TORCH_LOGS=guards prints it; `costed` False: a tree kept without per-guard
+    costs (a program's report), whose leaves then show no cost column."""
+    limits = [f"the {top} costliest children of each manager" if costed
+              else f"the first {top} children of each manager"]
     if depth is not None:
         limits.append(f"{depth} manager levels")
-    lines = [f"  Guard tree as TORCH_LOGS=guards prints it, with pass-check µs per guard "
-             f"(isolated); showing {' and '.join(limits)}"]
+    what = ", with pass-check µs per guard (isolated)" if costed else " (guards not costed)"
+    lines = [f"  Guard tree as TORCH_LOGS=guards prints it{what}; showing "
+             f"{' and '.join(limits)}"]
     out: list[str] = []
     out.append(_tree_line(_subtree_label(entry.tree), "", "RootGuardManager"))
-    _tree_body(entry.tree, "| ", 0, depth, top, out)
+    _tree_body(entry.tree, "| ", 0, depth, top, out, costed)
     for leaf in entry.epilogue:
-        out += _leaf_lines(leaf, "")
+        out += _leaf_lines(leaf, "", costed)
     return lines + ["  " + line for line in out]
 
 
 def _tree_body(node: ManagerNode, prefix: str, level: int, depth: int | None, top: int,
-               out: list[str]) -> None:
+               out: list[str], costed: bool) -> None:
     for leaf in node.leaves:
-        out += _leaf_lines(leaf, prefix)
+        out += _leaf_lines(leaf, prefix, costed)
     children = node.children
     if depth is not None and level >= depth:
         if children:
@@ -310,7 +315,8 @@ def _tree_body(node: ManagerNode, prefix: str, level: int, depth: int | None, to
             guards = sum(len(m.leaves) for m in hidden)
             cost = sum(c.subtree_cost_us or 0.0 for c in children)
             out.append(_tree_line("", prefix, f"… {len(hidden)} managers with {guards} leaf "
-                                  f"guards below (--depth), {cost:.3f} µs"))
+                                  f"guards below (--depth)" + (f", {cost:.3f} µs" if costed
+                                                                else "")))
         return
     shown = set(id(c) for c in sorted(children, key=lambda c: -(c.subtree_cost_us or 0.0))[:top])
     hidden_cost, hidden = 0.0, 0
@@ -323,17 +329,17 @@ def _tree_body(node: ManagerNode, prefix: str, level: int, depth: int | None, to
         text = (f"{child.manager_type}: source={child.source}{accessor}, "
                 f"type={child.type_name}")
         out.append(_tree_line(_subtree_label(child), prefix, text))
-        _tree_body(child, prefix + "| ", level + 1, depth, top, out)
+        _tree_body(child, prefix + "| ", level + 1, depth, top, out, costed)
     if hidden:
-        out.append(_tree_line("", prefix, f"… {hidden} more managers (--top), "
-                              f"{hidden_cost:.3f} µs together"))
+        out.append(_tree_line("", prefix, f"… {hidden} more managers (--top)"
+                              + (f", {hidden_cost:.3f} µs together" if costed else "")))
 
 
 def _subtree_label(node: ManagerNode) -> str:
     return "" if node.subtree_cost_us is None else f"Σ{node.subtree_cost_us:.3f}"
 
 
-def _leaf_lines(leaf: LeafNode, prefix: str) -> list[str]:
+def _leaf_lines(leaf: LeafNode, prefix: str, costed: bool = True) -> list[str]:
     if leaf.repeat:
         return [_tree_line("rel.", prefix, leaf.kind)]
     if leaf.status == TIMED:
@@ -341,7 +347,7 @@ def _leaf_lines(leaf: LeafNode, prefix: str) -> list[str]:
     elif leaf.relational:
         cost = "rel."
     else:
-        cost = leaf.status
+        cost = leaf.status if costed else ""
     parts = leaf.code_parts or [""]
     # a kind torch names otherwise on this release: both names, torch's in brackets
     kind = leaf.kind if leaf.torch_kind is None else f"{leaf.kind} [torch: {leaf.torch_kind}]"

@@ -20,6 +20,11 @@ def _kinds(kinds: dict[str, int]) -> str:
     return ", ".join(f"{k} {n}" for k, n in top) + (f", +{more} kinds" if more > 0 else "")
 
 
+def reasons_text(reasons: list[str]) -> str:
+    """The first line of each recompile reason dynamo recorded; none: the first compile."""
+    return "; ".join(r.splitlines()[0] for r in reasons if r.strip()) or "first compile"
+
+
 def render(report: ProgramReport) -> str:
     lines = [f"guardprof: {' '.join(report.command)} exited {report.exit_status} after "
              f"{report.wall_s:.1f} s (torch {report.torch_version}, Python {report.python})"]
@@ -70,7 +75,7 @@ def _frame_section(frame: ProgramFrame) -> list[str]:
         lines.append(f"  {frame.sampled_fell_back} sampled calls ran uncompiled "
                      "(no entry accepted; recompile limit?)")
     rows = [[e.compile_id, str(e.sampled_calls), _us(e.accepted_us), _kinds(e.guard_kinds),
-             "; ".join(r.splitlines()[0] for r in e.reasons if r.strip()) or "first compile"]
+             reasons_text(e.reasons)]
             for e in frame.entries]
     lines += table(rows, ["entry", "sampled calls", "accept µs", "guards", "created because"],
                    "lrrll")

@@ -86,7 +86,8 @@ def test_no_compiled_frames():
     ('{"report_type": "guardprof-guards", "schema_version": 99}', "schema_version 99"),
     ('{"report_type": "guardprof-guards", "schema_version": 4, "frames": []}', "not valid"),
     ('{"schema_version": 1, "result_line": "compiled 1.0us"}', "guardprof run --load"),
-    ("[1, 2]", "not a guardprof report (expected a guardprof-guards report)"),
+    ("[1, 2]", "not a guardprof report (expected a guardprof-guards or guardprof-program "
+               "report)"),
 ])
 def test_bad_guards_load(tmp_path, content, message):
     path = tmp_path / "bad.json"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.render.test_report_html import load_in_chromium, needs_chromium
 
 TRAIN = """
 import sys
@@ -50,11 +53,19 @@ def _guardprof(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_a_training_loop_is_reported_with_its_recompiles_and_sampled_calls(tmp_path):
-    script = _script(tmp_path, "train.py", TRAIN)
-    out = tmp_path / "guards.json"
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The training loop run once under `guardprof run --json`: (process, report path, cwd)."""
+    cwd = tmp_path_factory.mktemp("train")
+    script = _script(cwd, "train.py", TRAIN)
+    out = cwd / "guards.json"
     proc = _guardprof("run", "--json", str(out), "--", "python", str(script), "--epochs", "1",
-                      cwd=tmp_path)
+                      cwd=cwd)
+    return proc, out, cwd
+
+
+def test_a_training_loop_is_reported_with_its_recompiles_and_sampled_calls(trained):
+    proc, out, tmp_path = trained
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "trained ['--epochs', '1']\n"  # the program's stdout, untouched
     data = json.loads(out.read_text())
@@ -74,6 +85,57 @@ def test_a_training_loop_is_reported_with_its_recompiles_and_sampled_calls(tmp_p
     assert f"called from (sampled calls): train.py:{line} (<module>) ×" in proc.stderr
     shown = _guardprof("run", "--load", str(out), cwd=tmp_path)
     assert shown.returncode == 0 and "Sequential.forward" in shown.stdout
+
+
+def test_guards_load_prints_a_program_s_trees_and_diffs_its_entries(trained, tmp_path):
+    """`guards --load` on a program's report: its kept trees (uncosted), the default entry (the
+    first compiled), a diff showing what automatic dynamic changed; flags that would run or
+    rewrite refused in one line."""
+    _, out, cwd = trained
+    shown = _guardprof("guards", "--load", str(out), "--depth", "2", cwd=cwd)
+    assert shown.returncode == 0, shown.stderr
+    assert "Frame Sequential.forward (torch/nn/modules/container.py:" in shown.stdout
+    assert "torch's own guard tree strings: matches" in shown.stdout
+    assert "Entry 0/0 of Sequential.forward" in shown.stdout
+    assert "(guards not costed)" in shown.stdout
+    assert "TENSOR_MATCH: check_tensor(L['args'][0]" in shown.stdout
+    assert "0/1    dynamo: 0/0: tensor 'args[0]' size mismatch" in shown.stdout
+    diff = _guardprof("guards", "--load", str(out), "--diff", "0/0", "0/1", cwd=cwd)
+    assert diff.returncode == 0, diff.stderr
+    assert "size[0]=4" in diff.stdout and "size[0]=None" in diff.stdout
+    refused = _guardprof("guards", "--load", str(out), "--json", str(tmp_path / "x.json"),
+                         cwd=cwd)
+    assert refused.returncode == 2
+    assert "--json cannot be used with a program's report" in refused.stderr
+    assert not (tmp_path / "x.json").exists()
+    missing = _guardprof("guards", "--load", str(out), "--entry", "3/0", cwd=cwd)
+    assert missing.returncode == 2 and "no cache entry '3/0'; entries are 0/1, 0/0" in \
+        missing.stderr
+
+
+def test_report_writes_a_program_s_html_page(trained, tmp_path):
+    _, out, cwd = trained
+    page = tmp_path / "train.html"
+    made = _guardprof("report", str(out), "-o", str(page), cwd=cwd)
+    assert made.returncode == 0, made.stderr
+    text = page.read_text()
+    assert "Frames ranked by estimated guard time" in text
+    assert "Sequential.forward" in text and "size mismatch at index 0" in text
+    assert "src=\"http" not in text and "href=\"http" not in text  # self-contained
+    refused = _guardprof("report", str(out), "--sweep", str(out), "-o", str(tmp_path / "s.html"),
+                         cwd=cwd)
+    assert refused.returncode == 2 and "--sweep cannot be used" in refused.stderr
+
+
+@needs_chromium
+def test_a_program_s_page_loads_in_a_browser_without_errors(trained, tmp_path):
+    _, out, cwd = trained
+    page = tmp_path / "train.html"
+    assert _guardprof("report", str(out), "-o", str(page), cwd=cwd).returncode == 0
+    dom, console = load_in_chromium(page, tmp_path)
+    assert console == []
+    html_tag = re.search(r"<html[^>]*>", dom).group(0)
+    assert 'data-rendered="ok"' in html_tag and "data-errors" not in html_tag
 
 
 def test_a_graph_break_and_an_int_argument_give_two_frames(tmp_path):
