@@ -20,7 +20,7 @@ from guardprof.progress import Progress
 DEFAULT_PROFILE = Path("guardprof-profile.prof")
 WORKLOAD_SECONDS = 5.0
 PID_SECONDS = 10.0
-FLAME_ONLY = ("fmt", "rate", "native", "duration", "pid", "pyspy_path", "command")
+FLAME_ONLY = ("fmt", "rate", "native", "duration", "pid", "pyspy_path")
 CPROFILE_ONLY = ("iterations", "top")
 WORKLOAD_ONLY = ("target", "backend", "num_args", "sizes", "dynamic", "auto_dynamic",
                  "recompile_limit", "number", "repeat", "device", "seed", "json_path")
@@ -67,6 +67,11 @@ def profile(ctx: click.Context, spec, json_path, output, force, iterations, top,
     With --flame: py-spy samples (native frames by default), a flame graph in which the cache
     lookup tower shows, and the share of samples in it next to the replayed share.
 
+    After --, your own program (python SCRIPT ARGS… or python -m MODULE …), run here from
+    start to end: cProfile of all of it, each compiled frame's guard time derived from its
+    sampled calls (as `guardprof run -- …` samples them); the program's stdout is its own, its
+    exit status guardprof's; --json saves the program's report (guards --load, report).
+
     \b
     Examples:
       guardprof profile --backend eager         # cProfile → guardprof-profile.prof
@@ -74,6 +79,7 @@ def profile(ctx: click.Context, spec, json_path, output, force, iterations, top,
       guardprof profile --flame                 # py-spy → guardprof-flame.svg
       guardprof profile --flame --format speedscope -o run.speedscope.json
       guardprof profile --flame --pid 12345 --duration 10
+      guardprof profile -- python train.py --epochs 1      # cProfile of your program
       guardprof profile --flame -- python train.py --epochs 1
     """
     given = {name for name in ctx.params
@@ -90,8 +96,13 @@ def profile(ctx: click.Context, spec, json_path, output, force, iterations, top,
             raise WorkloadUsageError(f"{_opt(stray[0])} is for cProfile; not with --flame")
     if pid is not None and command:
         raise WorkloadUsageError("give either --pid or a command after --, not both")
+    if command and not flame and "iterations" in given:
+        raise WorkloadUsageError("--iterations counts hot-loop iterations of a workload; a "
+                                 "program is profiled from start to end")
     if pid is not None or command:
-        stray = sorted(given & set(WORKLOAD_ONLY))
+        # a program profiled with cProfile has a report of its own to save (--json)
+        program_report = command and not flame
+        stray = sorted(given & set(WORKLOAD_ONLY) - ({"json_path"} if program_report else set()))
         if stray:
             raise WorkloadUsageError(f"{_opt(stray[0])} describes a guardprof workload; with "
                                      "--pid or a command the program is yours")
@@ -104,6 +115,11 @@ def profile(ctx: click.Context, spec, json_path, output, force, iterations, top,
                    list(command), progress)
         finally:
             progress.clear()
+    elif command:
+        from guardprof.cli.program import profile_program
+
+        profile_program(command, output or DEFAULT_PROFILE, output is not None, force, top,
+                        json_path)
     else:
         with Progress() as progress:  # guards run in this process: Ctrl-C at a safe point
             _cprofile(spec, json_path, output, force, iterations, top, progress)

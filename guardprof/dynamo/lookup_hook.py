@@ -41,8 +41,9 @@ class LookupHook:
 
     `snapshot()` is called at the picking lookup; `on_frame(frame, snapshot)` receives the next
     lookup's frame (code and locals intact) and that snapshot. Only the thread that made the
-    lookup is profiled. A profile function already set (the user's cProfile) is never replaced:
-    that sample is skipped (`skipped_busy`).
+    lookup is profiled. A profile or trace function already set (the user's cProfile, a
+    debugger) is never replaced: the other slot is used, and with both taken that sample is
+    skipped (`skipped_busy`).
     """
 
     def __init__(self, should_sample: Callable[[], bool], snapshot: Callable[[], Any],
@@ -56,7 +57,9 @@ class LookupHook:
         self.failure: str | None = None  # the hook's own error; sampling stopped there
         self._previous: Any = None
         self._installed = False
-        state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0, "signal": None}
+        self.slots_used = {"profile": 0, "trace": 0}  # one-shot hooks set, by slot
+        state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0, "signal": None,
+                                 "slot": None}
 
         @compiler.never_compile
         def profile(frame: types.FrameType, event: str, _arg: Any) -> None:
@@ -66,19 +69,19 @@ class LookupHook:
                 # A signal that landed in the hook, re-delivered at the first call after it:
                 # its exception starts in that frame, which Python (and dynamo's frame
                 # callback, if it is that frame) propagates like any other.
-                sys.setprofile(None)
+                disarm()
                 signum, state["signal"] = state["signal"], None
                 signal.raise_signal(signum)
                 return
             code = frame.f_code
             if code in output_codes or (code in input_codes and _debug_get_cache_entry_list(code)):
-                sys.setprofile(None)
+                disarm()
                 taken, state["armed"] = state["armed"], None
                 on_frame(frame, taken)
                 return
             state["skipped"] += 1
             if state["skipped"] > MAX_SKIPPED:
-                sys.setprofile(None)
+                disarm()
                 state["armed"] = None
                 self.lost += 1
 
@@ -109,25 +112,47 @@ class LookupHook:
 
         def deliver_later(signum: int) -> None:
             state["signal"], state["armed"], state["pending"] = signum, None, None
-            if sys.getprofile() in (None, profile):
-                sys.setprofile(profile)
-            # else the user's profiler holds the profile: the next lookup tries again
+            arm()  # if both slots are taken, the next lookup tries again
 
         def sample() -> None:
             if self.failure is not None:
                 return
             if state["pending"] is not None:
                 taken, state["pending"] = state["pending"], None
-                if sys.getprofile() is None:
-                    state["armed"], state["skipped"] = taken, 0
-                    sys.setprofile(profile)
-                else:
+                state["armed"], state["skipped"] = taken, 0
+                if not arm():
+                    state["armed"] = None
                     self.skipped_busy += 1
             elif state["armed"] is None and should_sample():
                 state["pending"] = snapshot()
 
+        def arm() -> bool:
+            """Set `profile` as a one-shot hook: in the profile slot if it is free, else in the
+            trace slot. A user's cProfile holds the profile slot on Python < 3.12 (from 3.12 it
+            uses sys.monitoring), and its C hook cannot be chained from Python, so
+            `guardprof profile -- python SCRIPT` samples through the trace slot there."""
+            if state["slot"] is not None:
+                return True
+            if sys.getprofile() is None:
+                state["slot"] = "profile"
+                sys.setprofile(profile)
+            elif sys.gettrace() is None:
+                state["slot"] = "trace"
+                sys.settrace(profile)
+            else:
+                return False
+            self.slots_used[state["slot"]] += 1
+            return True
+
+        def disarm() -> None:
+            slot, state["slot"] = state["slot"], None
+            if slot == "profile" and sys.getprofile() is profile:
+                sys.setprofile(None)
+            elif slot == "trace" and sys.gettrace() is profile:
+                sys.settrace(None)
+
         self._complete = complete
-        self._profile = profile
+        self._disarm = disarm
         self._state = state
 
     def install(self) -> None:
@@ -143,8 +168,7 @@ class LookupHook:
 
         set_guard_complete_hook(self._previous)
         self._installed = False
-        if sys.getprofile() is self._profile:
-            sys.setprofile(None)  # armed by the last lookup, never fired
+        self._disarm()  # armed by the last lookup, never fired
         signum, self._state["signal"] = self._state["signal"], None
         if signum is not None:
             signal.raise_signal(signum)  # out of dynamo's C++ here: it may raise at once

@@ -114,6 +114,11 @@ class ProgramRecorder:
         if self._compiles is not None:
             self._compiles.__exit__(None, None, None)
 
+    @property
+    def sampling_slots(self) -> dict[str, int]:
+        """One-shot sampling hooks set, by slot: "trace" where a profiler held the profile."""
+        return dict(self._hook.slots_used) if self._hook is not None else {}
+
     def _should_sample(self) -> bool:
         if self._picked >= self.max_samples:
             return False
@@ -173,8 +178,8 @@ class ProgramRecorder:
                          "on one torch-internal wrapper code; guardprof lists them as one frame "
                          "named after the first (not split yet)")
         if self._hook is not None and self._hook.skipped_busy:
-            notes.append(f"{self._hook.skipped_busy} samples skipped: another profile function "
-                         "(cProfile?) was set")
+            notes.append(f"{self._hook.skipped_busy} samples skipped: other profile and trace "
+                         "functions (a profiler, a debugger) were both set")
         if self.order_unknown:
             notes.append(f"{self.order_unknown} sampled calls were served by an entry compiled "
                          "after the sample's cache snapshot: not replayed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from guardprof.model.program_report import ProgramReport
 from guardprof.model.run_report import GuardReport
 from guardprof.model.stats import SampleStats
 
@@ -81,6 +82,31 @@ class CProfileRun:
     @property
     def profiled_us_per_call(self) -> float:
         return self.loop_s * 1e6 / (self.iterations * self.calls_per_iteration)
+
+    @property
+    def guard_s(self) -> float:
+        return sum(n.seconds for n in self.nodes)
+
+
+@dataclass
+class ProgramCProfileRun:
+    """cProfile of a whole program (`guardprof profile -- python SCRIPT`), with the guard
+    entries derived from its sampled calls' replay."""
+
+    program: ProgramReport  # what the lookup hook counted and sampled alongside cProfile
+    wall_s: float  # the program under cProfile (perf_counter), profiler overhead included
+    raw: Stats
+    derived: Stats
+    nodes: list[GuardNode]
+    collapsed: list[CollapsedLabel]
+    sampled_via: dict[str, int]  # one-shot sampling hooks set, by slot ("profile", "trace")
+    notes: list[str] = field(default_factory=list)
+    python_guards: list[tuple[FuncKey, int, float]] = field(default_factory=list)
+    method: str = ""
+
+    @property
+    def total_s(self) -> float:
+        return sum(v[2] for v in self.raw.values())
 
     @property
     def guard_s(self) -> float:

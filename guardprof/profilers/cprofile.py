@@ -25,6 +25,7 @@ from guardprof.dynamo import cache
 from guardprof.dynamo.stack_marks import GUARDS_FILE_MARK
 from guardprof.errors import GuardprofError
 from guardprof.fileio import atomic_path
+from guardprof.measure.program import ProgramRecorder
 from guardprof.measure.run import measure_warm, warm
 from guardprof.model.profiles import (
     GUARD_NODE_PREFIX,
@@ -33,12 +34,21 @@ from guardprof.model.profiles import (
     CProfileRun,
     FuncKey,
     GuardNode,
+    ProgramCProfileRun,
     Stats,
 )
 from guardprof.model.run_report import GuardReport
 from guardprof.progress import SILENT, Progress
+from guardprof.workload import program
+from guardprof.workload.program import Program
 from guardprof.workload.spec import WorkloadSpec
 
+PROGRAM_METHOD = (
+    "cProfile enabled around the whole program, run in this process as `python SCRIPT` runs it "
+    "(its startup imports included); guardprof's lookup counter and sampler ran alongside, so "
+    "their Python calls are in the profile; wall time by perf_counter, profiler overhead "
+    "included"
+)
 PROFILE_METHOD = (
     "cProfile enabled around the hot loop only (after warm-up), gc off as timeit; the loop's "
     "wall time by perf_counter around it, profiler overhead included"
@@ -123,20 +133,24 @@ def _frame_shares(report: GuardReport) -> dict[FuncKey, float]:
 
 
 def plan_guard_nodes(entries, frames: dict[FuncKey, tuple], frame_s: dict[FuncKey, float],
-                     notes: list[str], names: dict[FuncKey, str] | None = None) -> list[GuardNode]:
+                     notes: list[str], names: dict[FuncKey, str] | None = None,
+                     per_call_s: dict[FuncKey, float] | None = None) -> list[GuardNode]:
     """Where cProfile booked each frame's guard time: the callers of its codes, found by code
     object (exact even where several codes share one pstats label). `names`: the report's name
-    of each frame (the user's callable where the entries live on a torch-internal wrapper)."""
+    of each frame (the user's callable where the entries live on a torch-internal wrapper).
+    `per_call_s` (a program: no fixed loop) gives a frame's time as its replayed guard time per
+    call × the calls of it cProfile counted, instead of `frame_s`."""
     nodes = []
     for key, (code, ids, n_entries) in frames.items():
         name = (names or {}).get(key, code.co_name)
-        seconds = frame_s.get(key, 0.0)
         lookups: collections.Counter[FuncKey] = collections.Counter()
         for entry in entries:
             for sub in entry.calls or ():
                 if id(sub.code) in ids:
                     lookups[code_key(entry.code)] += sub.callcount
         total = sum(lookups.values())
+        seconds = (per_call_s[key] * total if per_call_s is not None and key in per_call_s
+                   else frame_s.get(key, 0.0))
         if total == 0:
             if seconds > 0:
                 notes.append(f"{name}: no call of it under a profiled caller; its "
@@ -226,3 +240,49 @@ def raw_path_for(path: Path) -> Path:
     """`guardprof-profile.prof` → `guardprof-profile.raw.prof`, beside it."""
     suffix = path.suffix or ".prof"
     return path.with_name(f"{path.stem if path.suffix else path.name}.raw{suffix}")
+
+
+def profile_program(prog: Program) -> ProgramCProfileRun:
+    """The program under cProfile, with the lookup hook counting and sampling alongside; then
+    its samples replayed and each frame's guard time derived into the profile."""
+    recorder = ProgramRecorder().start()
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    try:
+        status = program.run(prog)
+    finally:
+        profiler.disable()
+        wall_s = time.perf_counter() - start
+        recorder.stop()
+    entries = profiler.getstats()
+    profiler.create_stats()
+    raw: Stats = profiler.stats
+    report = recorder.report(list(prog.command), status)
+    notes: list[str] = []
+    frames, names, per_call_s = {}, {}, {}
+    for key, (code, ids, n_entries) in _frame_codes().items():
+        here = {e.compile_id for e in cache.cache_entries(code)}
+        frame = next((f for f in report.frames
+                      if {e.compile_id for e in f.entries} == here), None)
+        if frame is None:
+            continue
+        frames[key] = (code, ids, n_entries)
+        names[key] = frame.name
+        if frame.guard_us_per_call is not None:
+            per_call_s[key] = float(frame.guard_us_per_call) * 1e-6
+        else:
+            notes.append(f"{frame.name}: no sampled call of it was replayed, so its guard time "
+                         "is not placed in the derived profile")
+    nodes = plan_guard_nodes(entries, frames, {}, notes, names, per_call_s)
+    derived = derive(raw, nodes)
+    callers = {b.caller for node in nodes for b in node.bookings}
+    # a program's profile holds many generated codes sharing a label (dataclasses'
+    # `<string>` methods): only the compiled frames' own are worth a note
+    ours = set(frames) | {code_key(e.output_code) for code, _, _ in frames.values()
+                          for e in cache.cache_entries(code) if e.output_code is not None}
+    collapsed = [c for c in collapsed_labels(entries, raw) if c.key in ours]
+    return ProgramCProfileRun(report, wall_s, raw, derived, nodes, collapsed,
+                              recorder.sampling_slots, notes,
+                              python_guards=python_guard_functions(raw, callers),
+                              method=PROGRAM_METHOD)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from guardprof.analysis.pstats_tables import top_by_self_time
 from guardprof.analysis.pyspy_frames import frame_name
-from guardprof.model.profiles import CProfileRun, FlameResult, FuncKey
+from guardprof.model.profiles import CProfileRun, FlameResult, FuncKey, ProgramCProfileRun
 from guardprof.render.text_table import table
 
 AGREEMENT_TOLERANCE = 0.25  # sampled and replayed shares "agree" within ±25 %
@@ -98,6 +98,68 @@ def render_cprofile(run: CProfileRun, derived_path: Path, raw_path: Path, top: i
             "in both files; calls into their callees are counted in full"
         )
     notes += [n for n in report.notes if n != report.cross_check.note]
+    if notes:
+        lines += ["", "Notes"] + [f"  - {n}" for n in notes]
+    lines += [
+        "",
+        "Written",
+        f"  {derived_path}  derived: guard evaluation as '[dynamo guards] …' entries — "
+        f"open: guardprof view {shlex.quote(str(derived_path))}",
+        f"  {raw_path}  raw cProfile, untouched — open: snakeviz {shlex.quote(str(raw_path))}",
+    ]
+    return "\n".join(lines)
+
+
+def render_program_cprofile(run: ProgramCProfileRun, derived_path: Path, raw_path: Path,
+                            top: int = 15) -> str:
+    """`guardprof profile -- python SCRIPT`: the program's profile, its guard entries and how
+    the calls behind them were counted and sampled."""
+    prog = run.program
+    via = ", ".join(f"{n} through the {slot} slot" for slot, n in run.sampled_via.items() if n)
+    lines = [
+        f"cProfile of {' '.join(prog.command)} — exited {prog.exit_status} after "
+        f"{run.wall_s:.1f} s under cProfile (torch {prog.torch_version}, Python {prog.python})",
+        f"  method: {run.method}",
+        f"  cache lookups counted: {prog.lookups}; sampled and replayed: {prog.samples}"
+        + (f" (one-shot hooks set: {via}; cProfile holds the profile slot before Python "
+           "3.12, so guardprof samples through the trace slot there)" if "trace" in via
+           else ""),
+        f"  profile total: {run.total_s:.3f} s (pstats total time; the same in both files)",
+        "",
+        "Guard evaluation — each frame's replayed guard µs/call (mean over its sampled calls) × "
+        "the calls of it cProfile counted",
+    ]
+    by_name = {f.name: f for f in prog.frames}
+    if run.nodes:
+        rows = []
+        for node in run.nodes:
+            frame = by_name.get(node.frame)
+            per_call = "-" if frame is None or frame.guard_us_per_call is None else \
+                f"{frame.guard_us_per_call:.2f}"
+            for b in node.bookings:
+                before = run.raw[b.caller][2]
+                rows.append([node.key[2], f"{b.moved_s * 1e3:.2f}", _pct(b.moved_s, run.total_s),
+                             str(b.lookups), per_call,
+                             f"{short_func(b.caller)} {before * 1e3:.1f} → "
+                             f"{(before - b.moved_s) * 1e3:.1f} ms"])
+        lines += table(rows, ["derived entry", "ms", "of profile", "calls (cProfile)",
+                              "replayed µs/call", "taken from the self time of"], "lrrrrl")
+        lines.append("  Not a cProfile measurement: cProfile books C++ guard checks in the "
+                     "caller's self time; the replay (after the program ended) says how much.")
+        lines.append(f"  Guard share of the profiled program: {_pct(run.guard_s, run.total_s)}")
+    else:
+        lines.append("  no compiled frame was called under a profiled caller: no guard entry "
+                     "added")
+    lines += ["", "Top functions by self time (derived profile, whole program)"]
+    rows = [[f"{tt * 1e3:.1f}", _pct(tt, run.total_s), str(nc), f"{ct * 1e3:.1f}", short_func(k)]
+            for k, nc, tt, ct in top_by_self_time(run.derived, top)]
+    lines += table(rows, ["self ms", "%", "calls", "cum ms", "function"], "rrrrl")
+    notes = list(run.notes)
+    for c in run.collapsed:
+        notes.append(
+            f"cProfile names functions by file:line(name): {c.code_objects} code objects share "
+            f"{short_func(c.key)}, so pstats keeps one — {c.calls_kept} of {c.calls_total} calls")
+    notes += prog.notes
     if notes:
         lines += ["", "Notes"] + [f"  - {n}" for n in notes]
     lines += [

@@ -160,33 +160,37 @@ def test_parts_reconcile_with_whole_check(name, request):
 SPECS = {"standard": lambda: small_spec(number=1), **RECONCILING_SPECS}
 
 
-def _uncosted_or_unbaselined(report: GuardsReport) -> list[str]:
-    """Checks whose parts are not within 0.5–1.5× their isolated whole, or lack the tree walk."""
-    misses = []
+def _uncosted_or_unbaselined(report: GuardsReport) -> dict[tuple[str, bool], str]:
+    """Checks whose parts are not within 0.5–1.5× their isolated whole, or lack the tree walk,
+    keyed by (compile id, passed)."""
+    misses = {}
     for _, entry in report.entries():
         for check in (entry.pass_cost, entry.fail_cost):
             if check is None:
                 continue
+            key = (entry.compile_id, check.passed)
             ratio = check.ratio(check.whole_isolated_us)
             if not 0.5 < ratio < 1.5:
-                misses.append(f"{entry.compile_id} passed={check.passed}: parts/whole {ratio:.2f}"
-                              f" ({check.parts_us:.3f} vs {check.whole_isolated_us:.3f} µs)")
+                misses[key] = (f"{key[0]} passed={key[1]}: parts/whole {ratio:.2f} "
+                               f"({check.parts_us:.3f} vs {check.whole_isolated_us:.3f} µs)")
             if "tree walk" not in {p.kind for p in check.parts}:
-                misses.append(f"{entry.compile_id} passed={check.passed}: no tree walk part")
+                misses[key] = f"{key[0]} passed={key[1]}: no tree walk part"
     return misses
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_every_check_is_costed_and_the_call_overhead_is_removed(name, request):
-    """Without the baseline, parts would be several times the whole (≈50 vs 15 µs). One check of
-    dict_int is under 1 µs, where a single timing on this 2-core machine can stray past 1.5×
-    (0.95 vs 0.74 µs in one CI run on torch 2.11): a miss is measured once more before failing,
-    the policy of the ±15% reconciliation above."""
+    """Without the baseline, parts would be several times the whole (≈50 vs 15 µs). Many checks
+    here are under 1 µs, where one timing on this 2-core machine strays past 1.5× when another
+    process runs (0.95 vs 0.74 µs in a CI run on torch 2.11; 1.0 vs 0.54 beside a second
+    suite): a check that misses is measured again, and fails only if it misses both times."""
     report, _ = request.getfixturevalue(name)
     misses = _uncosted_or_unbaselined(report)
     if misses:
-        misses = _uncosted_or_unbaselined(collect(SPECS[name]()))
-    assert not misses, misses
+        again = _uncosted_or_unbaselined(collect(SPECS[name]()))
+        misses = {key: f"{text}; again: {again[key]}" for key, text in misses.items()
+                  if key in again}
+    assert not misses, list(misses.values())
 
 
 def test_leaf_methods_in_place_after_the_root_guards_or_isolated(dict_int):
