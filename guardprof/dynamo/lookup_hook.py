@@ -100,7 +100,7 @@ class LookupHook:
                 if state["signal"] is not None:
                     deliver_later(state["signal"])  # a user profiler held the profile: retry
                 else:
-                    sample()
+                    sample(cache_hit)
             except KeyboardInterrupt:
                 deliver_later(signal.SIGINT)
             except SystemExit:
@@ -114,7 +114,7 @@ class LookupHook:
             state["signal"], state["armed"], state["pending"] = signum, None, None
             arm()  # if both slots are taken, the next lookup tries again
 
-        def sample() -> None:
+        def sample(cache_hit: bool) -> None:
             if self.failure is not None:
                 return
             if state["pending"] is not None:
@@ -123,7 +123,10 @@ class LookupHook:
                 if not arm():
                     state["armed"] = None
                     self.skipped_busy += 1
-            elif state["armed"] is None and should_sample():
+            elif state["armed"] is None and cache_hit and should_sample():
+                # not on a miss: dynamo compiles after this hook and inserts the new entry in
+                # front, so the next lookup would walk an order the snapshot lacks (measured:
+                # depth 0 replayed for a call that walked 1)
                 state["pending"] = snapshot()
 
         def arm() -> bool:

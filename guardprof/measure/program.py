@@ -28,7 +28,12 @@ from guardprof.dynamo.guard_tree import build_entry_tree
 from guardprof.measure.capture import Capture, Invocation, naming_of
 from guardprof.measure.replay import ReplayTimer
 from guardprof.measure.replay import method as replay_method
-from guardprof.model.program_report import ProgramEntry, ProgramFrame, ProgramReport
+from guardprof.model.program_report import (
+    ProgramCallable,
+    ProgramEntry,
+    ProgramFrame,
+    ProgramReport,
+)
 
 FIRST_SAMPLES = 20  # samples back to back from the start (warm-up: the compiles)
 MAX_SAMPLES = 400
@@ -171,12 +176,12 @@ class ProgramRecorder:
         notes = list(self._notes)
         if self._hook is not None and self._hook.failure:
             notes.append(f"sampling stopped: guardprof's lookup hook failed ({self._hook.failure})")
-        merged = [f.name for f in frames if f.merged_callables > 1]
-        if merged:
-            most = max(f.merged_callables for f in frames)
-            notes.append(f"{', '.join(merged)}: the entries of {most} different callables sit "
-                         "on one torch-internal wrapper code; guardprof lists them as one frame "
-                         "named after the first (not split yet)")
+        for frame in frames:
+            if frame.merged_callables > 1:
+                notes.append(f"{frame.name}: the entries of {frame.merged_callables} callables "
+                             "sit on one torch-internal wrapper code, in one cache list: each "
+                             "one's calls walk the others' entries too (one frame, with each "
+                             "callable's sampled calls listed under it)")
         if self._hook is not None and self._hook.skipped_busy:
             notes.append(f"{self._hook.skipped_busy} samples skipped: other profile and trace "
                          "functions (a profiler, a debugger) were both set")
@@ -266,10 +271,13 @@ class ProgramRecorder:
         for sample, _ in mine:
             if sample.call_site is not None:
                 sites[sample.call_site] = sites.get(sample.call_site, 0) + 1
-        callables = {id(s.invocation.f_locals.get("fn")) for s, _ in mine
-                     if cache.is_torch_internal(code) and "fn" in s.invocation.f_locals}
+        callables = self._callables(code, mine)
+        name, filename, firstlineno = naming.name, naming.filename, naming.firstlineno
+        if len(callables) > 1:  # one cache list, several callables: named after all of them
+            name = " + ".join(sorted(c.name for c in callables))
+            filename, firstlineno = code.co_filename, code.co_firstlineno
         return ProgramFrame(
-            name=naming.name, filename=naming.filename, firstlineno=naming.firstlineno,
+            name=name, filename=filename, firstlineno=firstlineno,
             entries_on=entries_on,
             entries=entries, sampled_calls=len(mine),
             sampled_fell_back=sum(1 for s, _ in mine if s.invocation.served_by is None),
@@ -280,4 +288,42 @@ class ProgramRecorder:
             estimated_guard_s=(per_call * 1e-6 * estimated_calls
                                if per_call is not None and estimated_calls is not None else None),
             merged_callables=len(callables),
-            call_sites=dict(sorted(sites.items(), key=lambda kv: -kv[1])))
+            call_sites=dict(sorted(sites.items(), key=lambda kv: -kv[1])),
+            callables=callables if len(callables) > 1 else [])
+
+    def _callables(self, code: types.CodeType, mine: list) -> list[ProgramCallable]:
+        """Per callable on a torch wrapper code (its `fn` local), its share of the samples."""
+        if not cache.is_torch_internal(code):
+            return []
+        groups: dict[int, list] = {}
+        for sample, walk in mine:
+            fn = sample.invocation.f_locals.get("fn")
+            if fn is not None:
+                groups.setdefault(id(fn), []).append((sample, walk))
+        out = []
+        for group in groups.values():
+            naming = naming_of(code, group[0][0].invocation.f_locals)
+            served: dict[str, int] = {}
+            depths: dict[str, int] = {}
+            sites: dict[str, int] = {}
+            guard_us, rejected_us = [], []
+            for sample, walk in group:
+                if sample.invocation.served_by is not None:
+                    cid = sample.invocation.served_by
+                    served[cid] = served.get(cid, 0) + 1
+                if sample.call_site is not None:
+                    sites[sample.call_site] = sites.get(sample.call_site, 0) + 1
+                if walk is None:
+                    continue
+                rejected = [us for _, passed, us in walk if not passed]
+                depths[str(len(rejected))] = depths.get(str(len(rejected)), 0) + 1
+                guard_us.append(sum(us for _, _, us in walk))
+                rejected_us.append(sum(rejected))
+            out.append(ProgramCallable(
+                name=naming.name, filename=naming.filename, firstlineno=naming.firstlineno,
+                sampled_calls=len(group), served_by=served,
+                walk_depths=dict(sorted(depths.items(), key=lambda kv: int(kv[0]))),
+                guard_us_per_call=statistics.fmean(guard_us) if guard_us else None,
+                rejected_us_per_call=statistics.fmean(rejected_us) if rejected_us else None,
+                call_sites=dict(sorted(sites.items(), key=lambda kv: -kv[1]))))
+        return sorted(out, key=lambda c: -c.sampled_calls)

@@ -27,6 +27,27 @@ class ProgramEntry:
 
 
 @dataclass
+class ProgramCallable:
+    """One of several callables whose entries sit on one torch wrapper code (a module's
+    `forward` on `inner`): they share one cache list, so each one's calls walk the others'
+    entries too. Its figures come from the frame's sampled calls that called it."""
+
+    name: str
+    filename: str
+    firstlineno: int
+    sampled_calls: int
+    served_by: dict[str, int]  # compile id → its sampled calls that entry accepted
+    walk_depths: dict[str, int]  # entries rejected before the accepting one → sampled calls
+    guard_us_per_call: float | None  # replayed, mean over its sampled calls
+    rejected_us_per_call: float | None
+    call_sites: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.filename.split('site-packages/')[-1]}:{self.firstlineno})"
+
+
+@dataclass
 class ProgramFrame:
     name: str
     filename: str
@@ -44,6 +65,9 @@ class ProgramFrame:
     # the program's lines that made the sampled calls (`train.py:12 (main)`) → sampled calls,
     # most first: a module's frame is torch's code, the call site is the user's
     call_sites: dict[str, int] = field(default_factory=dict)
+    # several callables on one torch wrapper code (merged_callables > 1): each one's share,
+    # most sampled first; the frame is then named after all of them
+    callables: list[ProgramCallable] = field(default_factory=list)
 
     @property
     def label(self) -> str:

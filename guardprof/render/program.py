@@ -74,6 +74,17 @@ def _frame_section(frame: ProgramFrame) -> list[str]:
     if frame.sampled_fell_back:
         lines.append(f"  {frame.sampled_fell_back} sampled calls ran uncompiled "
                      "(no entry accepted; recompile limit?)")
+    if frame.callables:
+        lines.append(f"  {len(frame.callables)} callables share its cache list (each call "
+                     "walks every callable's entries, in cache order):")
+        crows = [[c.label, str(c.sampled_calls),
+                  ", ".join(f"{cid} ×{n}" for cid, n in c.served_by.items()) or "-",
+                  ", ".join(f"{d}: {n}" for d, n in c.walk_depths.items()) or "-",
+                  _us(c.guard_us_per_call), _us(c.rejected_us_per_call)]
+                 for c in frame.callables]
+        lines += ["  " + line for line in table(
+            crows, ["callable", "sampled calls", "accepted by", "rejected before: calls",
+                    "guard µs/call", "of it rejected"], "lrllrr")]
     rows = [[e.compile_id, str(e.sampled_calls), _us(e.accepted_us), _kinds(e.guard_kinds),
              reasons_text(e.reasons)]
             for e in frame.entries]

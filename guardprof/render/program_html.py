@@ -94,6 +94,18 @@ def _frame_section(frame: ProgramFrame) -> str:
     if frame.sampled_fell_back:
         facts.append(f"{frame.sampled_fell_back} sampled calls ran uncompiled (no entry "
                      "accepted; recompile limit?)")
+    shared = ""
+    if frame.callables:
+        crows = [[escape(c.label), str(c.sampled_calls),
+                  escape(", ".join(f"{cid} ×{n}" for cid, n in c.served_by.items()) or "-"),
+                  escape(", ".join(f"{d}: {n}" for d, n in c.walk_depths.items()) or "-"),
+                  _us(c.guard_us_per_call), _us(c.rejected_us_per_call)]
+                 for c in frame.callables]
+        shared = (f'<div class="method">{len(frame.callables)} callables share its cache list: '
+                  "each call walks every callable's entries, in cache order.</div>"
+                  + html_table(["callable", "sampled calls", "accepted by",
+                                "rejected before: calls", "guard µs/call", "of it rejected"],
+                               crows, numeric={1, 4, 5}))
     rows = [[escape(e.compile_id), str(e.sampled_calls), _us(e.accepted_us),
              str(sum(e.guard_kinds.values())),
              escape(", ".join(f"{k} {n}" for k, n in e.guard_kinds.items())),
@@ -102,6 +114,7 @@ def _frame_section(frame: ProgramFrame) -> str:
     return (
         f"<h2>{escape(frame.label)}: {len(frame.entries)} cache entries</h2>"
         + "".join(f'<div class="method">{escape(f)}</div>' for f in facts)
+        + shared
         + html_table(["entry (cache order)", "sampled calls", "accept µs (replayed)", "guards",
                       "guards by kind", "created because"], rows, numeric={1, 2, 3})
     )

@@ -392,3 +392,40 @@ def test_profile_of_a_program_refuses_workload_options(tmp_path):
     proc = _guardprof("profile", "--backend", "eager", "--", "python", str(script), cwd=tmp_path)
     assert proc.returncode == 2 and "--backend describes a guardprof workload" in proc.stderr
     assert proc.stdout == ""  # nothing ran
+
+
+TWO_MODULES = """
+import torch
+a = torch.compile(torch.nn.Linear(4, 4), backend="eager")
+b = torch.compile(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), backend="eager")
+x = torch.randn(2, 4)
+for i in range(40):
+    a(x)
+    b(x)
+"""
+
+
+def test_two_modules_on_one_torch_wrapper_are_one_cache_list_with_each_callable_listed(tmp_path):
+    """Two compiled modules' entries sit on one torch wrapper code (`inner`), in one cache list
+    that every call of either walks: one frame named after both, each module's sampled calls,
+    the entry that accepted them and their walk depths listed under it."""
+    script = _script(tmp_path, "two.py", TWO_MODULES)
+    out = tmp_path / "two.json"
+    proc = _guardprof("run", "--json", str(out), "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (frame,) = json.loads(out.read_text())["frames"]
+    assert frame["name"] == "Linear.forward + Sequential.forward"
+    assert frame["merged_callables"] == 2
+    by_name = {c["name"]: c for c in frame["callables"]}
+    assert set(by_name) == {"Linear.forward", "Sequential.forward"}
+    # Linear compiled first (0/0); Sequential's call failed 0/0's guard on fn's type (0/1)
+    assert set(by_name["Linear.forward"]["served_by"]) == {"0/0"}
+    assert set(by_name["Sequential.forward"]["served_by"]) == {"0/1"}
+    # the calls alternate, and the accepted entry moves to the front: each call finds the
+    # other module's entry in front, depth 1 (a snapshot taken at a cache miss, before dynamo
+    # inserted the new entry, replayed depth 0 here)
+    for callable_ in by_name.values():
+        assert set(callable_["walk_depths"]) == {"1"}, callable_
+        assert callable_["rejected_us_per_call"] > 0
+    assert sum(c["sampled_calls"] for c in frame["callables"]) == frame["sampled_calls"]
+    assert "2 callables share its cache list" in proc.stderr
