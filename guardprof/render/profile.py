@@ -147,6 +147,9 @@ def render_program_cprofile(run: ProgramCProfileRun, derived_path: Path, raw_pat
         lines.append("  Not a cProfile measurement: cProfile books C++ guard checks in the "
                      "caller's self time; the replay (after the program ended) says how much.")
         lines.append(f"  Guard share of the profiled program: {_pct(run.guard_s, run.total_s)}")
+    elif not prog.compiled_anything:
+        lines.append("  nothing was compiled: no torch.compile'd frame ran, so no guard entry "
+                     "was added")
     else:
         lines.append("  no compiled frame was called under a profiled caller: no guard entry "
                      "added")
