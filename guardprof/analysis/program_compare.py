@@ -40,13 +40,17 @@ class ProgramComparison:
 
 
 def _key(frame: ProgramFrame) -> tuple[str, str, int]:
+    """A frame's code; for entries on a torch wrapper, the wrapper: its one cache list is the
+    frame whichever of its callables (and so whichever name) each run happened to sample."""
+    if frame.entries_on is not None:
+        return ("<entries on>", frame.entries_on, 0)
     return (frame.name, frame.filename, frame.firstlineno)
 
 
 def compare_programs(a: ProgramReport, b: ProgramReport, a_name: str, b_name: str
                      ) -> ProgramComparison:
-    """Frames matched by their code (name, file, first line), ranked as B ranks them, then the
-    frames only A ran."""
+    """Frames matched by their code (name, file, first line; a torch wrapper's by the wrapper),
+    ranked as B ranks them, then the frames only A ran."""
     by_a = {_key(f): f for f in a.frames}
     by_b = {_key(f): f for f in b.frames}
     keys = [_key(f) for f in b.frames] + [k for k in by_a if k not in by_b]

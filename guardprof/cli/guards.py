@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from guardprof.cli.options import json_option, workload_options
-from guardprof.errors import WorkloadUsageError
+from guardprof.errors import GuardprofError, WorkloadUsageError
 from guardprof.fileio import check_writable
 from guardprof.progress import Progress
 
@@ -81,11 +81,8 @@ def guards(spec, entry_id: str | None, diff_ids: tuple[str, str] | None, depth: 
 
         with Progress(enabled=False if quiet else None) as progress:
             report = collect(spec, progress, ablations=ablate)
-    known = [e.compile_id for _, e in report.entries()]
-    for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
-        if report.find_entry(wanted) is None:
-            raise WorkloadUsageError(
-                f"no cache entry {wanted!r}; entries are {', '.join(known)}")
+    _require_entries([entry_id] if entry_id else [], diff_ids,
+                     [e.compile_id for _, e in report.entries()])
     if diff_ids:
         a, b = (report.find_entry(i)[1] for i in diff_ids)
         report = dataclasses.replace(report, diff=diff_entries(a, b))
@@ -113,17 +110,14 @@ def _program_guards(path: Path, entry_id: str | None, diff_ids: tuple[str, str] 
             raise click.UsageError(f"{flag} cannot be used with a program's report: it is "
                                    "already JSON, and its program is not run again")
     report = program_report.load(path)
-    known = [e.compile_id for f in report.frames for e in f.entries]
-    for wanted in ([entry_id] if entry_id else []) + list(diff_ids or []):
-        if program_guards.find_entry(report, wanted) is None:
-            raise WorkloadUsageError(
-                f"no cache entry {wanted!r}; entries are {', '.join(known) or 'none'}")
+    _require_entries([entry_id] if entry_id else [], diff_ids,
+                     [e.compile_id for f in report.frames for e in f.entries])
     diff = None
     if diff_ids:
         a, b = (program_guards.find_entry(report, i)[1].guards for i in diff_ids)
         if a is None or b is None:
-            raise WorkloadUsageError(f"{path}: its guard trees were not kept (written by an "
-                                     "older guardprof), so entries cannot be diffed")
+            raise GuardprofError(f"{path}: its guard trees were not kept (written by an "
+                                 "older guardprof), so entries cannot be diffed")
         diff = diff_entries(a, b)
     if quiet:
         for frame in report.frames:
@@ -132,3 +126,12 @@ def _program_guards(path: Path, entry_id: str | None, diff_ids: tuple[str, str] 
         return
     click.echo(program_guards.render(report, entry=entry_id, depth=depth, top=top, diff=diff),
                nl=False)
+
+
+def _require_entries(entry_ids: list[str], diff_ids: tuple[str, str] | None,
+                     known: list[str]) -> None:
+    """--entry and --diff name entries the report holds, or a one-line error listing them."""
+    for wanted in entry_ids + list(diff_ids or []):
+        if wanted not in known:
+            raise WorkloadUsageError(
+                f"no cache entry {wanted!r}; entries are {', '.join(known) or 'none'}")

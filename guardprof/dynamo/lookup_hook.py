@@ -7,12 +7,14 @@ value is dynamo's verdict on the lookup, so it must pass `cache_hit` back unchan
 
 To learn which frame and entry a lookup served, and in what cache order it walked, a sample
 spans two lookups: at lookup k the hook snapshots every frame's entry order (the order lookup
-k+1 will walk: nothing runs a lookup in between); at lookup k+1 it arms a profile hook
-(`sys.setprofile`) that disarms itself at the first 'call' of a code dynamo knows: an entry's
-transformed code (`convert_frame.output_codes`), or a compiled frame's original code (one of
-`input_codes` that holds entries) when dynamo ran it uncompiled. Measured on torch 2.13: armed
-from inside the hook, the profile sees ~9,400 calls of dynamo's frame callback before that
-frame (~10–20 ms), so samples are spaced in time by the caller (`should_sample`), not by count.
+k+1 will walk: nothing runs a lookup in between, though a miss at k may compile an entry that
+k+1 then walks first); at lookup k+1 it arms a one-shot hook (`sys.setprofile`, or
+`sys.settrace` where a profiler holds the profile) that disarms itself at the first 'call' of
+a code dynamo knows: an entry's transformed code (`convert_frame.output_codes`), or a compiled
+frame's original code (one of `input_codes` that holds entries) when dynamo ran it uncompiled.
+Measured on torch 2.13: armed from inside the hook, the profile sees ~9,400 calls of dynamo's
+frame callback before that frame (~10–20 ms), so samples are spaced in time by the caller
+(`should_sample`), not by count.
 """
 
 from __future__ import annotations
@@ -40,14 +42,17 @@ class LookupHook:
     """Counts lookups; for the lookups `should_sample()` picks, reports the frame the next one ran.
 
     `snapshot()` is called at the picking lookup; `on_frame(frame, snapshot)` receives the next
-    lookup's frame (code and locals intact) and that snapshot. Only the thread that made the
-    lookup is profiled. A profile or trace function already set (the user's cProfile, a
-    debugger) is never replaced: the other slot is used, and with both taken that sample is
-    skipped (`skipped_busy`).
+    lookup's frame (code and locals intact) and that snapshot. A picking lookup that missed may
+    be followed by a compile, which puts a new entry in front before the next lookup walks:
+    then `after_miss(snapshot)`, called at the next lookup, returns the order it walked. Only
+    the thread that made the lookup is profiled. A profile or trace function already set (the
+    user's cProfile, a debugger) is never replaced: the other slot is used, and with both taken
+    that sample is skipped (`skipped_busy`).
     """
 
     def __init__(self, should_sample: Callable[[], bool], snapshot: Callable[[], Any],
-                 on_frame: Callable[[types.FrameType, Any], None]) -> None:
+                 on_frame: Callable[[types.FrameType, Any], None],
+                 after_miss: Callable[[Any], Any] | None = None) -> None:
         from torch._dynamo.convert_frame import input_codes, output_codes
         from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
@@ -59,7 +64,7 @@ class LookupHook:
         self._installed = False
         self.slots_used = {"profile": 0, "trace": 0}  # one-shot hooks set, by slot
         state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0, "signal": None,
-                                 "slot": None}
+                                 "slot": None, "pending_hit": True}
 
         @compiler.never_compile
         def profile(frame: types.FrameType, event: str, _arg: Any) -> None:
@@ -119,15 +124,14 @@ class LookupHook:
                 return
             if state["pending"] is not None:
                 taken, state["pending"] = state["pending"], None
+                if not state["pending_hit"] and after_miss is not None:
+                    taken = after_miss(taken)
                 state["armed"], state["skipped"] = taken, 0
                 if not arm():
                     state["armed"] = None
                     self.skipped_busy += 1
-            elif state["armed"] is None and cache_hit and should_sample():
-                # not on a miss: dynamo compiles after this hook and inserts the new entry in
-                # front, so the next lookup would walk an order the snapshot lacks (measured:
-                # depth 0 replayed for a call that walked 1)
-                state["pending"] = snapshot()
+            elif state["armed"] is None and should_sample():
+                state["pending"], state["pending_hit"] = snapshot(), cache_hit
 
         def arm() -> bool:
             """Set `profile` as a one-shot hook: in the profile slot if it is free, else in the
@@ -135,7 +139,12 @@ class LookupHook:
             uses sys.monitoring), and its C hook cannot be chained from Python, so
             `guardprof profile -- python SCRIPT` samples through the trace slot there."""
             if state["slot"] is not None:
-                return True
+                if (sys.getprofile() if state["slot"] == "profile" else sys.gettrace()) is profile:
+                    return True
+                # the program set its own profile or trace function over ours: that sample is
+                # lost, and the slot is looked for afresh
+                state["slot"] = None
+                self.lost += 1
             if sys.getprofile() is None:
                 state["slot"] = "profile"
                 sys.setprofile(profile)

@@ -51,6 +51,55 @@ class Sample:
     call_site: str | None = None  # the program's own line that made the call
 
 
+@dataclass
+class _Tally:
+    """What a group of sampled calls says (a frame's, or one callable's on a shared wrapper):
+    who served them, where they were called from, and their replayed walks."""
+
+    served: dict[str, int] = field(default_factory=dict)  # compile id → calls it accepted
+    sites: dict[str, int] = field(default_factory=dict)
+    depths: dict[str, int] = field(default_factory=dict)
+    guard_us: list[float] = field(default_factory=list)
+    rejected_us: list[float] = field(default_factory=list)
+    accepted_us: dict[str, list[float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, group: list) -> _Tally:
+        tally = cls()
+        for sample, walk in group:
+            if sample.invocation.served_by is not None:
+                cid = sample.invocation.served_by
+                tally.served[cid] = tally.served.get(cid, 0) + 1
+            if sample.call_site is not None:
+                tally.sites[sample.call_site] = tally.sites.get(sample.call_site, 0) + 1
+            if walk is None:
+                continue
+            rejected = [us for _, passed, us in walk if not passed]
+            tally.depths[str(len(rejected))] = tally.depths.get(str(len(rejected)), 0) + 1
+            tally.guard_us.append(sum(us for _, _, us in walk))
+            tally.rejected_us.append(sum(rejected))
+            for compile_id, passed, us in walk:
+                if passed:
+                    tally.accepted_us.setdefault(compile_id, []).append(us)
+        return tally
+
+    @property
+    def walk_depths(self) -> dict[str, int]:
+        return dict(sorted(self.depths.items(), key=lambda kv: int(kv[0])))
+
+    @property
+    def call_sites(self) -> dict[str, int]:
+        return dict(sorted(self.sites.items(), key=lambda kv: -kv[1]))
+
+    @property
+    def guard_us_per_call(self) -> float | None:
+        return statistics.fmean(self.guard_us) if self.guard_us else None
+
+    @property
+    def rejected_us_per_call(self) -> float | None:
+        return statistics.fmean(self.rejected_us) if self.rejected_us else None
+
+
 def call_site(frame: types.FrameType | None) -> str | None:
     """`train.py:12 (main)`: the first caller outside torch, guardprof and the standard library
     (a module's frame is torch's `forward` wrapper code; the user knows the line that called
@@ -103,7 +152,8 @@ class ProgramRecorder:
                                "no call was counted or sampled; entries are listed as they are "
                                "at the end")
             return self
-        self._hook = lookup_hook.LookupHook(self._should_sample, self._snapshot, self._on_frame)
+        self._hook = lookup_hook.LookupHook(self._should_sample, self._snapshot, self._on_frame,
+                                            self._after_miss)
         self._hook.install()
         self._t0 = time.perf_counter()  # after torch._dynamo's import: the program's time only
         return self
@@ -143,6 +193,18 @@ class ProgramRecorder:
 
     def _snapshot(self) -> dict[types.CodeType, list[EntryHandle]]:
         return {code: cache.cache_entries(code) for code in cache.compiled_codes()}
+
+    def _after_miss(self, order: dict) -> dict:
+        """The order the lookup after a miss walked: the snapshot, with the entries dynamo
+        compiled since (at the miss) in front, where it inserts them. Taken at that lookup's
+        hook, before a compile of its own could add one."""
+        now = self._snapshot()
+        walked = {}
+        for code, entries in now.items():
+            before = order.get(code, [])
+            known = {e.compile_id for e in before}
+            walked[code] = [e for e in entries if e.compile_id not in known] + before
+        return walked
 
     def _on_frame(self, frame: types.FrameType, order: dict) -> None:
         code = frame.f_code
@@ -232,63 +294,42 @@ class ProgramRecorder:
         on = naming.entries_on
         entries_on = None if on is None else f"{on.name} ({on.location})"
         reasons = self._compiles.reasons_by_compile_id() if self._compiles else {}
-        depths: dict[str, int] = {}
-        guard_us, rejected_us = [], []
-        accepted: dict[str, list[float]] = {}
-        served: dict[str, int] = {}
-        for sample, walk in mine:
-            if sample.invocation.served_by is not None:
-                served[sample.invocation.served_by] = served.get(sample.invocation.served_by,
-                                                                 0) + 1
-            if walk is None:
-                continue
-            rejected = [us for _, passed, us in walk if not passed]
-            depth = str(len(rejected))
-            depths[depth] = depths.get(depth, 0) + 1
-            guard_us.append(sum(us for _, _, us in walk))
-            rejected_us.append(sum(rejected))
-            for compile_id, passed, us in walk:
-                if passed:
-                    accepted.setdefault(compile_id, []).append(us)
+        tally = _Tally.of(mine)
         entries = []
         for position, handle in enumerate(cache.cache_entries(code)):
             live = build_entry_tree(handle)
             entries.append(ProgramEntry(
                 compile_id=handle.compile_id, reasons=reasons.get(handle.compile_id, []),
                 guard_kinds=live.code_parts_by_kind(),
-                sampled_calls=served.get(handle.compile_id, 0),
-                accepted_us=(statistics.median(accepted[handle.compile_id])
-                             if handle.compile_id in accepted else None),
+                sampled_calls=tally.served.get(handle.compile_id, 0),
+                accepted_us=(statistics.median(tally.accepted_us[handle.compile_id])
+                             if handle.compile_id in tally.accepted_us else None),
                 guards=live.uncosted_entry(position, reasons.get(handle.compile_id, []))))
         # Shares from the time-spaced samples when there are enough: the back-to-back ones at
         # the start fall on warm-up, where the mix of frames need not be the program's.
         spaced = self.samples[self.first_samples:]
         basis = spaced if len(spaced) >= MIN_SPACED_FOR_SHARES else self.samples
         share_of = sum(1 for s in basis if s.invocation.code is code)
-        per_call = statistics.fmean(guard_us) if guard_us else None
+        per_call = tally.guard_us_per_call
         estimated_calls = share_of / len(basis) * lookups if mine and basis else None
-        sites: dict[str, int] = {}
-        for sample, _ in mine:
-            if sample.call_site is not None:
-                sites[sample.call_site] = sites.get(sample.call_site, 0) + 1
         callables = self._callables(code, mine)
         name, filename, firstlineno = naming.name, naming.filename, naming.firstlineno
         if len(callables) > 1:  # one cache list, several callables: named after all of them
-            name = " + ".join(sorted(c.name for c in callables))
+            name = merged_name([c.name for c in callables])
             filename, firstlineno = code.co_filename, code.co_firstlineno
         return ProgramFrame(
             name=name, filename=filename, firstlineno=firstlineno,
             entries_on=entries_on,
             entries=entries, sampled_calls=len(mine),
             sampled_fell_back=sum(1 for s, _ in mine if s.invocation.served_by is None),
-            walk_depths=dict(sorted(depths.items(), key=lambda kv: int(kv[0]))),
+            walk_depths=tally.walk_depths,
             guard_us_per_call=per_call,
-            rejected_us_per_call=statistics.fmean(rejected_us) if rejected_us else None,
+            rejected_us_per_call=tally.rejected_us_per_call,
             estimated_calls=estimated_calls,
             estimated_guard_s=(per_call * 1e-6 * estimated_calls
                                if per_call is not None and estimated_calls is not None else None),
             merged_callables=len(callables),
-            call_sites=dict(sorted(sites.items(), key=lambda kv: -kv[1])),
+            call_sites=tally.call_sites,
             callables=callables if len(callables) > 1 else [])
 
     def _callables(self, code: types.CodeType, mine: list) -> list[ProgramCallable]:
@@ -303,27 +344,19 @@ class ProgramRecorder:
         out = []
         for group in groups.values():
             naming = naming_of(code, group[0][0].invocation.f_locals)
-            served: dict[str, int] = {}
-            depths: dict[str, int] = {}
-            sites: dict[str, int] = {}
-            guard_us, rejected_us = [], []
-            for sample, walk in group:
-                if sample.invocation.served_by is not None:
-                    cid = sample.invocation.served_by
-                    served[cid] = served.get(cid, 0) + 1
-                if sample.call_site is not None:
-                    sites[sample.call_site] = sites.get(sample.call_site, 0) + 1
-                if walk is None:
-                    continue
-                rejected = [us for _, passed, us in walk if not passed]
-                depths[str(len(rejected))] = depths.get(str(len(rejected)), 0) + 1
-                guard_us.append(sum(us for _, _, us in walk))
-                rejected_us.append(sum(rejected))
+            tally = _Tally.of(group)
             out.append(ProgramCallable(
                 name=naming.name, filename=naming.filename, firstlineno=naming.firstlineno,
-                sampled_calls=len(group), served_by=served,
-                walk_depths=dict(sorted(depths.items(), key=lambda kv: int(kv[0]))),
-                guard_us_per_call=statistics.fmean(guard_us) if guard_us else None,
-                rejected_us_per_call=statistics.fmean(rejected_us) if rejected_us else None,
-                call_sites=dict(sorted(sites.items(), key=lambda kv: -kv[1]))))
+                sampled_calls=len(group), served_by=tally.served, walk_depths=tally.walk_depths,
+                guard_us_per_call=tally.guard_us_per_call,
+                rejected_us_per_call=tally.rejected_us_per_call, call_sites=tally.call_sites))
         return sorted(out, key=lambda c: -c.sampled_calls)
+
+
+def merged_name(names: list[str]) -> str:
+    """`Linear.forward ×2 + Sequential.forward`: the callables sharing one cache list, each
+    name once (two instances of one module class are two callables with one name)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return " + ".join(name if n == 1 else f"{name} ×{n}" for name, n in sorted(counts.items()))

@@ -36,6 +36,8 @@ class GuardNode:
     frame: str  # the compiled frame's name
     entries: int
     bookings: list[Booking] = field(default_factory=list)
+    # a program's frame: its replayed guard µs per call, which its time is that many times
+    replayed_us_per_call: float | None = None
 
     @property
     def lookups(self) -> int:
@@ -60,8 +62,23 @@ class CollapsedLabel:
     calls_total: int
 
 
+class _ProfileTotals:
+    """What both kinds of cProfile run total from their raw stats and guard nodes."""
+
+    raw: Stats
+    nodes: list[GuardNode]
+
+    @property
+    def total_s(self) -> float:
+        return sum(v[2] for v in self.raw.values())
+
+    @property
+    def guard_s(self) -> float:
+        return sum(n.seconds for n in self.nodes)
+
+
 @dataclass(frozen=True)
-class CProfileRun:
+class CProfileRun(_ProfileTotals):
     iterations: int
     calls_per_iteration: int
     loop_s: float  # wall time of the profiled loop (perf_counter), profiler overhead included
@@ -76,20 +93,12 @@ class CProfileRun:
     method: str = ""  # how the profiled loop ran and was timed (`profilers.cprofile`)
 
     @property
-    def total_s(self) -> float:
-        return sum(v[2] for v in self.raw.values())
-
-    @property
     def profiled_us_per_call(self) -> float:
         return self.loop_s * 1e6 / (self.iterations * self.calls_per_iteration)
 
-    @property
-    def guard_s(self) -> float:
-        return sum(n.seconds for n in self.nodes)
-
 
 @dataclass
-class ProgramCProfileRun:
+class ProgramCProfileRun(_ProfileTotals):
     """cProfile of a whole program (`guardprof profile -- python SCRIPT`), with the guard
     entries derived from its sampled calls' replay."""
 
@@ -103,14 +112,6 @@ class ProgramCProfileRun:
     notes: list[str] = field(default_factory=list)
     python_guards: list[tuple[FuncKey, int, float]] = field(default_factory=list)
     method: str = ""
-
-    @property
-    def total_s(self) -> float:
-        return sum(v[2] for v in self.raw.values())
-
-    @property
-    def guard_s(self) -> float:
-        return sum(n.seconds for n in self.nodes)
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,9 @@ from guardprof.workload.spec import WorkloadSpec
 
 PROGRAM_METHOD = (
     "cProfile enabled around the whole program, run in this process as `python SCRIPT` runs it "
-    "(its startup imports included); guardprof's lookup counter and sampler ran alongside, so "
-    "their Python calls are in the profile; wall time by perf_counter, profiler overhead "
-    "included"
+    "(the imports guardprof had not already made included); guardprof's lookup counter and "
+    "sampler ran alongside, so their Python calls are in the profile; wall time by "
+    "perf_counter, profiler overhead included"
 )
 PROFILE_METHOD = (
     "cProfile enabled around the hot loop only (after warm-up), gc off as timeit; the loop's "
@@ -161,6 +161,8 @@ def plan_guard_nodes(entries, frames: dict[FuncKey, tuple], frame_s: dict[FuncKe
             key=(code.co_filename, code.co_firstlineno,
                  f"{GUARD_NODE_PREFIX} {name} ({n_entries} {plural})"),
             frame=name, entries=n_entries,
+            replayed_us_per_call=(per_call_s[key] * 1e6
+                                  if per_call_s is not None and key in per_call_s else None),
         )
         for caller, n in lookups.most_common():
             node.bookings.append(Booking(caller, n, float(seconds) * n / total, 0.0))
@@ -267,13 +269,14 @@ def profile_program(prog: Program) -> ProgramCProfileRun:
                       if {e.compile_id for e in f.entries} == here), None)
         if frame is None:
             continue
-        frames[key] = (code, ids, n_entries)
-        names[key] = frame.name
-        if frame.guard_us_per_call is not None:
-            per_call_s[key] = float(frame.guard_us_per_call) * 1e-6
-        else:
+        if frame.guard_us_per_call is None:
+            # no node at all: a 0-ms node would read as "measured, and free"
             notes.append(f"{frame.name}: no sampled call of it was replayed, so its guard time "
                          "is not placed in the derived profile")
+            continue
+        frames[key] = (code, ids, n_entries)
+        names[key] = frame.name
+        per_call_s[key] = float(frame.guard_us_per_call) * 1e-6
     nodes = plan_guard_nodes(entries, frames, {}, notes, names, per_call_s)
     derived = derive(raw, nodes)
     callers = {b.caller for node in nodes for b in node.bookings}

@@ -85,10 +85,7 @@ def render_cprofile(run: CProfileRun, derived_path: Path, raw_path: Path, top: i
             f"cProfile): {listed}. The replayed time includes their unprofiled cost, so the "
             "derived entry overlaps them by that much."
         )
-    lines += ["", f"Top functions by self time (derived profile, {run.iterations} iterations)"]
-    rows = [[f"{tt * 1e3:.1f}", _pct(tt, run.total_s), str(nc), f"{ct * 1e3:.1f}", short_func(k)]
-            for k, nc, tt, ct in top_by_self_time(run.derived, top)]
-    lines += table(rows, ["self ms", "%", "calls", "cum ms", "function"], "rrrrl")
+    lines += _top_lines(run, top, f"{run.iterations} iterations")
     notes = list(run.notes)
     for c in run.collapsed:
         notes.append(
@@ -98,16 +95,7 @@ def render_cprofile(run: CProfileRun, derived_path: Path, raw_path: Path, top: i
             "in both files; calls into their callees are counted in full"
         )
     notes += [n for n in report.notes if n != report.cross_check.note]
-    if notes:
-        lines += ["", "Notes"] + [f"  - {n}" for n in notes]
-    lines += [
-        "",
-        "Written",
-        f"  {derived_path}  derived: guard evaluation as '[dynamo guards] …' entries — "
-        f"open: guardprof view {shlex.quote(str(derived_path))}",
-        f"  {raw_path}  raw cProfile, untouched — open: snakeviz {shlex.quote(str(raw_path))}",
-    ]
-    return "\n".join(lines)
+    return "\n".join(lines + _notes_and_written(notes, derived_path, raw_path))
 
 
 def render_program_cprofile(run: ProgramCProfileRun, derived_path: Path, raw_path: Path,
@@ -129,13 +117,11 @@ def render_program_cprofile(run: ProgramCProfileRun, derived_path: Path, raw_pat
         "Guard evaluation — each frame's replayed guard µs/call (mean over its sampled calls) × "
         "the calls of it cProfile counted",
     ]
-    by_name = {f.name: f for f in prog.frames}
     if run.nodes:
         rows = []
         for node in run.nodes:
-            frame = by_name.get(node.frame)
-            per_call = "-" if frame is None or frame.guard_us_per_call is None else \
-                f"{frame.guard_us_per_call:.2f}"
+            per_call = ("-" if node.replayed_us_per_call is None
+                        else f"{node.replayed_us_per_call:.2f}")
             for b in node.bookings:
                 before = run.raw[b.caller][2]
                 rows.append([node.key[2], f"{b.moved_s * 1e3:.2f}", _pct(b.moved_s, run.total_s),
@@ -153,26 +139,32 @@ def render_program_cprofile(run: ProgramCProfileRun, derived_path: Path, raw_pat
     else:
         lines.append("  no compiled frame was called under a profiled caller: no guard entry "
                      "added")
-    lines += ["", "Top functions by self time (derived profile, whole program)"]
-    rows = [[f"{tt * 1e3:.1f}", _pct(tt, run.total_s), str(nc), f"{ct * 1e3:.1f}", short_func(k)]
-            for k, nc, tt, ct in top_by_self_time(run.derived, top)]
-    lines += table(rows, ["self ms", "%", "calls", "cum ms", "function"], "rrrrl")
+    lines += _top_lines(run, top, "whole program")
     notes = list(run.notes)
     for c in run.collapsed:
         notes.append(
             f"cProfile names functions by file:line(name): {c.code_objects} code objects share "
             f"{short_func(c.key)}, so pstats keeps one — {c.calls_kept} of {c.calls_total} calls")
     notes += prog.notes
-    if notes:
-        lines += ["", "Notes"] + [f"  - {n}" for n in notes]
-    lines += [
+    return "\n".join(lines + _notes_and_written(notes, derived_path, raw_path))
+
+
+def _top_lines(run: CProfileRun | ProgramCProfileRun, top: int, of: str) -> list[str]:
+    rows = [[f"{tt * 1e3:.1f}", _pct(tt, run.total_s), str(nc), f"{ct * 1e3:.1f}", short_func(k)]
+            for k, nc, tt, ct in top_by_self_time(run.derived, top)]
+    return (["", f"Top functions by self time (derived profile, {of})"]
+            + table(rows, ["self ms", "%", "calls", "cum ms", "function"], "rrrrl"))
+
+
+def _notes_and_written(notes: list[str], derived_path: Path, raw_path: Path) -> list[str]:
+    lines = ["", "Notes"] + [f"  - {n}" for n in notes] if notes else []
+    return lines + [
         "",
         "Written",
         f"  {derived_path}  derived: guard evaluation as '[dynamo guards] …' entries — "
         f"open: guardprof view {shlex.quote(str(derived_path))}",
         f"  {raw_path}  raw cProfile, untouched — open: snakeviz {shlex.quote(str(raw_path))}",
     ]
-    return "\n".join(lines)
 
 
 def _iqr_per_call(report) -> float:

@@ -77,17 +77,26 @@ def _frame_section(frame: ProgramFrame) -> list[str]:
     if frame.callables:
         lines.append(f"  {len(frame.callables)} callables share its cache list (each call "
                      "walks every callable's entries, in cache order):")
-        crows = [[c.label, str(c.sampled_calls),
-                  ", ".join(f"{cid} ×{n}" for cid, n in c.served_by.items()) or "-",
-                  ", ".join(f"{d}: {n}" for d, n in c.walk_depths.items()) or "-",
-                  _us(c.guard_us_per_call), _us(c.rejected_us_per_call)]
-                 for c in frame.callables]
-        lines += ["  " + line for line in table(
-            crows, ["callable", "sampled calls", "accepted by", "rejected before: calls",
-                    "guard µs/call", "of it rejected"], "lrllrr")]
+        headers, crows = callable_rows(frame)
+        lines += ["  " + line for line in table(crows, headers, "llrllrr")]
     rows = [[e.compile_id, str(e.sampled_calls), _us(e.accepted_us), _kinds(e.guard_kinds),
              reasons_text(e.reasons)]
             for e in frame.entries]
     lines += table(rows, ["entry", "sampled calls", "accept µs", "guards", "created because"],
                    "lrrll")
     return lines
+
+
+CALLABLE_HEADERS = ["callable", "called from", "sampled calls", "accepted by",
+                    "rejected before: calls", "guard µs/call", "of it rejected"]
+
+
+def callable_rows(frame: ProgramFrame) -> tuple[list[str], list[list[str]]]:
+    """The callables sharing a frame's cache list, one row each, as text and HTML show them
+    (the call site tells two instances of one module class apart)."""
+    rows = [[c.label, next(iter(c.call_sites), "-"), str(c.sampled_calls),
+             ", ".join(f"{cid} ×{n}" for cid, n in c.served_by.items()) or "-",
+             ", ".join(f"{d}: {n}" for d, n in c.walk_depths.items()) or "-",
+             _us(c.guard_us_per_call), _us(c.rejected_us_per_call)]
+            for c in frame.callables]
+    return CALLABLE_HEADERS, rows

@@ -28,7 +28,7 @@ def render(report: ProgramReport, entry: str | None = None, depth: int | None = 
     kept = [e.guards for e in entries if e.guards is not None]
     guards = sum(sum(e.guard_kinds.values()) for e in entries)
     torch_parts = sum(g.torch_code_parts for g in kept)
-    check = ("" if len(kept) < len(entries) else "; torch's own guard tree strings: "
+    check = ("" if not entries or len(kept) < len(entries) else "; torch's own guard tree strings: "
              + ("matches" if torch_parts == guards else f"DIFFERS: {torch_parts}"))
     lines = [
         f"guardprof guards · program: {' '.join(report.command)} (exited {report.exit_status})"

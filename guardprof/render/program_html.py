@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from guardprof.model.program_report import ProgramFrame, ProgramReport
 from guardprof.render.html import FlameAttachment, escape, flame_section, html_page, html_table
-from guardprof.render.program import reasons_text
+from guardprof.render.program import callable_rows, reasons_text
 
 
 def _us(x: float | None) -> str:
@@ -96,16 +96,11 @@ def _frame_section(frame: ProgramFrame) -> str:
                      "accepted; recompile limit?)")
     shared = ""
     if frame.callables:
-        crows = [[escape(c.label), str(c.sampled_calls),
-                  escape(", ".join(f"{cid} ×{n}" for cid, n in c.served_by.items()) or "-"),
-                  escape(", ".join(f"{d}: {n}" for d, n in c.walk_depths.items()) or "-"),
-                  _us(c.guard_us_per_call), _us(c.rejected_us_per_call)]
-                 for c in frame.callables]
+        headers, crows = callable_rows(frame)
         shared = (f'<div class="method">{len(frame.callables)} callables share its cache list: '
                   "each call walks every callable's entries, in cache order.</div>"
-                  + html_table(["callable", "sampled calls", "accepted by",
-                                "rejected before: calls", "guard µs/call", "of it rejected"],
-                               crows, numeric={1, 4, 5}))
+                  + html_table(headers, [[escape(cell) for cell in row] for row in crows],
+                               numeric={2, 5, 6}))
     rows = [[escape(e.compile_id), str(e.sampled_calls), _us(e.accepted_us),
              str(sum(e.guard_kinds.values())),
              escape(", ".join(f"{k} {n}" for k, n in e.guard_kinds.items())),

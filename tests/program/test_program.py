@@ -423,9 +423,51 @@ def test_two_modules_on_one_torch_wrapper_are_one_cache_list_with_each_callable_
     assert set(by_name["Sequential.forward"]["served_by"]) == {"0/1"}
     # the calls alternate, and the accepted entry moves to the front: each call finds the
     # other module's entry in front, depth 1 (a snapshot taken at a cache miss, before dynamo
-    # inserted the new entry, replayed depth 0 here)
+    # inserted the new entry, replayed depth 0 here until `after_miss` repaired it)
     for callable_ in by_name.values():
         assert set(callable_["walk_depths"]) == {"1"}, callable_
         assert callable_["rejected_us_per_call"] > 0
     assert sum(c["sampled_calls"] for c in frame["callables"]) == frame["sampled_calls"]
     assert "2 callables share its cache list" in proc.stderr
+
+
+HIT_AND_MISS = """
+import time
+import torch
+torch._dynamo.config.recompile_limit = 1
+torch._dynamo.config.automatic_dynamic_shapes = False
+
+@torch.compile(backend="eager")
+def f(x):
+    return x + 1
+
+@torch.compile(backend="eager")
+def g(x, n):
+    return x * n
+
+x = torch.ones(3)
+t0 = time.perf_counter()
+i = 0
+while time.perf_counter() - t0 < 2.0:
+    f(x)
+    g(x, i)  # a new int each call, specialized, past the recompile limit: a miss every call
+    i += 1
+"""
+
+
+def test_a_frame_that_always_misses_is_sampled_as_often_as_one_that_hits(tmp_path):
+    """f and g alternate, so each is half the lookups. A sample is picked at one lookup and
+    catches the next one's frame: when samples were not picked at misses, every pick was at
+    f's hit and caught g, and f got 2 samples of 21 (measured). Each frame must now
+    hold 25–75 % of the samples (about 30 here; both outside that window by chance: < 1 %)."""
+    script = _script(tmp_path, "hit_miss.py", HIT_AND_MISS)
+    out = tmp_path / "hm.json"
+    proc = _guardprof("run", "--json", str(out), "--", "python", str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    by_name = {f["name"]: f for f in data["frames"]}
+    assert set(by_name) == {"f", "g"}
+    assert by_name["g"]["sampled_fell_back"] == by_name["g"]["sampled_calls"]  # all misses
+    for frame in by_name.values():
+        share = frame["sampled_calls"] / data["samples"]
+        assert 0.25 <= share <= 0.75, (frame["name"], frame["sampled_calls"], data["samples"])
