@@ -8,6 +8,7 @@ measurement the command makes), then the tables are printed from the JSON:
     python scripts/decomposition_table.py              # standard, --dynamic, and three targets
     python scripts/decomposition_table.py --runs 3     # each workload three times
     python scripts/decomposition_table.py --only graph_break --runs 3
+    python scripts/decomposition_table.py --only "graph_break, one resume entry" --runs 3
 
 A workload whose call runs more than one compiled frame gets a third table: each frame's own
 parts (`frames[].decomposition`) with the frame's replayed costs beside them.
@@ -30,6 +31,8 @@ WORKLOADS = {
     "module_stack (24 Linear)": ["--target", f"{W / 'module_stack.py'}:make"],
     "dict_int": ["--target", f"{W / 'dict_int.py'}:make"],
     "graph_break": ["--target", f"{W / 'graph_break.py'}:make"],
+    "graph_break, one resume entry": ["--target",
+                                      f"{W / 'graph_break_one_resume_entry.py'}:make"],
 }
 
 
