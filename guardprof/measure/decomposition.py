@@ -86,6 +86,7 @@ class _Loop:
     run: Callable[[], None]
     calls: int  # calls per iteration
     per_round_us: list[float]
+    share: float = 1.0  # its iterations per round, as a share of the compiled loop's
 
 
 def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us: float,
@@ -141,7 +142,8 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us:
         _Loop("compiled", prepared.iteration(prepared.compiled), len(calls), []),
         _Loop("bypass", iteration_of(bypass.pairs), len(calls), []),
         _Loop("one entry", iteration_of(one_entry), len(calls), []),
-        _Loop("twice", iteration_of(twice), len(calls), []),  # per pair of calls
+        # per pair of calls; half the iterations, so that its rounds last as long as the others
+        _Loop("twice", iteration_of(twice), len(calls), [], 0.5),
     ]
     if no_guards:
         loops.append(_Loop("no guards", iteration_of(no_guards), len(calls), []))
@@ -160,8 +162,9 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us:
         shift = r % len(loops)
         for loop in loops[shift:] + loops[:shift]:
             progress.update(f"decomposition: round {r + 1}/{ROUNDS}, {loop.name}")
-            (seconds,) = time_loop(loop.run, number, 1, spec.device, loop.name)
-            loop.per_round_us.append(seconds * 1e6 / (number * loop.calls))
+            iterations = max(1, round(number * loop.share))
+            (seconds,) = time_loop(loop.run, iterations, 1, spec.device, loop.name)
+            loop.per_round_us.append(seconds * 1e6 / (iterations * loop.calls))
     if any(len(cache.cache_entries(code)) != n for code, n in entries_before.items()):
         notes.append("the compiled function compiled new entries during the decomposition: "
                      "its rounds include compilation")
