@@ -16,8 +16,13 @@ from pathlib import Path
 class capture(contextlib.ContextDecorator):  # noqa: N801 (used as `guardprof.capture()`)
     """Record every compiled frame that runs inside the block; replay its samples at the end."""
 
-    def __init__(self, label: str = "guardprof.capture()") -> None:
+    def __init__(self, label: str = "guardprof.capture()", decompose: bool = False) -> None:
+        """`decompose`: after the block, call each sampled frame again on its sampled calls for
+        its hot-loop decomposition (graph, dispatch floor, accepted check, rejected entries);
+        the frames' side effects (a module's buffers, prints) then run again."""
         self.label = label
+        self.decompose = decompose
+        self.progress = None  # a guardprof.progress.Progress for the decomposition's steps
         self.exit_status = 0
         self._recorder = None
         self._report = None
@@ -37,7 +42,10 @@ class capture(contextlib.ContextDecorator):  # noqa: N801 (used as `guardprof.ca
         if self._recorder is None:
             raise RuntimeError("capture() has not run: use it as `with guardprof.capture():`")
         if self._report is None:
-            self._report = self._recorder.report([self.label], self.exit_status)
+            from guardprof.progress import SILENT
+
+            self._report = self._recorder.report([self.label], self.exit_status, self.decompose,
+                                                 self.progress or SILENT)
         return self._report
 
     def report(self) -> str:

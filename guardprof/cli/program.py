@@ -54,20 +54,24 @@ def profile_program(command: tuple[str, ...], output: Path, explicit: bool, forc
     sys.exit(run.program.exit_status)
 
 
-def run_program(command: tuple[str, ...], json_path: Path | None, quiet: bool) -> None:
+def run_program(command: tuple[str, ...], json_path: Path | None, quiet: bool,
+                decompose: bool = False) -> None:
     """Run the program, then print its report on stderr (its stdout stays the program's) and
     exit with the program's own status."""
     from guardprof.api import capture
+    from guardprof.progress import Progress
     from guardprof.workload import program
 
     if json_path is not None:
         check_writable(json_path)
     prog = _parsed(command)
-    cap = capture(" ".join(prog.command))
+    cap = capture(" ".join(prog.command), decompose=decompose)
     with cap:
         status = program.run(prog)
     cap.exit_status = status
-    report = cap.result()
+    with Progress(enabled=False if quiet else None) as progress:
+        cap.progress = progress
+        report = cap.result()
     if json_path is not None:
         cap.save(json_path)
     if not quiet:

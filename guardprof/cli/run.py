@@ -26,9 +26,14 @@ from guardprof.progress import Progress
 @click.option("--no-decomposition", is_flag=True,
               help="Skip the hot-loop decomposition of the compiled call (saves ~3.5 s).")
 @click.option("--what-if", "what_if", default=None, metavar="VARIANTS", help=WHAT_IF_HELP)
+@click.option("--decompose", is_flag=True,
+              help="With a program after --: when it ends, call each compiled frame again on "
+                   "its sampled calls (up to 20) and take the call apart in the hot loop (graph, "
+                   "dispatch floor, accepted check, rejected entries), as `run` does for a "
+                   "workload. The frames' side effects run again. A few seconds per frame.")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[-- python SCRIPT ARGS…]")
 def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
-        no_cross_check: bool, no_decomposition: bool, what_if: str | None,
+        no_cross_check: bool, no_decomposition: bool, what_if: str | None, decompose: bool,
         program: tuple[str, ...]) -> None:
     """Run the standard guard benchmark (or --target) and explain its guard cost.
 
@@ -60,15 +65,19 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
     if program:
         ctx = click.get_current_context()
         given = [param.opts[0] for param in ctx.command.params
-                 if param.name not in ("json_path", "quiet", "program")
+                 if param.name not in ("json_path", "quiet", "program", "decompose")
                  and ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE]
         if given:
             raise click.UsageError(f"{', '.join(given)} cannot be used with a program after --: "
-                                   "it runs as it is (only --json and --quiet apply)")
+                                   "it runs as it is (only --json, --quiet and --decompose "
+                                   "apply)")
         from guardprof.cli.program import run_program
 
-        run_program(program, json_path, quiet)
+        run_program(program, json_path, quiet, decompose)
         return
+    if decompose:
+        raise click.UsageError("--decompose applies to a program after --; a workload's run "
+                               "decomposes by default (--no-decomposition skips it)")
     if load_path is not None and json_path is not None:
         raise click.UsageError("--load re-renders a saved report; --json would only copy it")
     if load_path is not None and what_if is not None:

@@ -210,7 +210,12 @@ def _unavailable(prepared: Any, capture: Capture) -> str | None:
     if prepared.compiled_as_given:
         return ("decomposition: the target is a torch.compile result, used as is: guardprof "
                 "cannot compile copies of it")
-    internal = [c.co_name for c in capture.order_before if cache.is_torch_internal(c)]
+    # A copy of the target gets caches of its own unless its entries sit on another code (a
+    # module's on torch's `inner`); a target that is that code itself (a program's frame) is
+    # copied with it.
+    own, _ = target_function(prepared.workload.fn)
+    internal = [c.co_name for c in capture.order_before
+                if cache.is_torch_internal(c) and (own is None or c is not own.__code__)]
     if internal:
         return (f"decomposition: the entries of frame `{internal[0]}` sit on a torch-internal "
                 "wrapper shared by other callables: copies would share its cache")
@@ -252,8 +257,10 @@ def compiled_copy(prepared: Any, n: int, filename: str, members: list,
     spec = prepared.spec
     before = cache.compiled_codes()  # compared by identity: equal code objects (`==` ignores
     seen = {id(c) for c in before}   # the file name) are still separate caches
-    compiled = compiler.compile_fn(_fresh_target(prepared, n, filename), spec.backend,
-                                   spec.dynamic, guard_filter_fn=guard_filter)
+    fresh = _fresh_target(prepared, n, filename)
+    compiled = (prepared.compile_like(fresh, guard_filter) if prepared.compile_like is not None
+                else compiler.compile_fn(fresh, spec.backend, spec.dynamic,
+                                         guard_filter_fn=guard_filter))
     for _ in range(COPY_WARMUP):
         for call in members:
             compiled(*call.args, **call.kwargs)

@@ -21,19 +21,23 @@ import time
 import types
 from dataclasses import dataclass, field
 
-from guardprof.dynamo import cache, compiler, lookup_hook
+from guardprof.dynamo import cache, compiler, dispatcher, lookup_hook
 from guardprof.dynamo.cache import EntryHandle
 from guardprof.dynamo.compile_log import CompileRecorder
+from guardprof.dynamo.dispatcher import Dispatcher
 from guardprof.dynamo.guard_tree import build_entry_tree
+from guardprof.measure import program_parts
 from guardprof.measure.capture import Capture, Invocation, naming_of
 from guardprof.measure.replay import ReplayTimer
 from guardprof.measure.replay import method as replay_method
+from guardprof.model.decomposition import Decomposition
 from guardprof.model.program_report import (
     ProgramCallable,
     ProgramEntry,
     ProgramFrame,
     ProgramReport,
 )
+from guardprof.progress import SILENT, Progress
 
 FIRST_SAMPLES = 20  # samples back to back from the start (warm-up: the compiles)
 MAX_SAMPLES = 400
@@ -49,6 +53,9 @@ class Sample:
     invocation: Invocation
     at_s: float  # since the recorder started
     call_site: str | None = None  # the program's own line that made the call
+    # the torch.compile wrapper the call came through (None: reached from inside another
+    # compiled frame); kept so that `decompose` can call the frame again as the program did
+    dispatcher: Dispatcher | None = None
 
 
 @dataclass
@@ -219,21 +226,27 @@ class ProgramRecorder:
         else:
             self.samples.append(Sample(order, Invocation(0, input_code, dict(frame.f_locals),
                                                          served, frame.f_globals),
-                                       self._snapshot_at - self._t0, call_site(frame.f_back)))
+                                       self._snapshot_at - self._t0, call_site(frame.f_back),
+                                       dispatcher.of_frame(frame) if served else None))
         now = time.perf_counter()
         self.sample_costs_s.append(now - self._snapshot_at)
         self._next_at = now + max(self.interval_s, SPACING_FACTOR * (now - self._snapshot_at))
 
-    def report(self, command: list[str], exit_status: int) -> ProgramReport:
+    def report(self, command: list[str], exit_status: int, decompose: bool = False,
+               progress: Progress = SILENT) -> ProgramReport:
+        """The report; `decompose` also calls each sampled frame again, after the program, for
+        its hot-loop decomposition (`program_parts`: its side effects run again)."""
         self.stop()
         lookups = self._hook.lookups if self._hook is not None else 0
         replayed = self._replayed()
+        parts = program_parts.decompose_frames(self.samples, progress) if decompose else {}
+        progress.clear()
         compiled_here = set(self._compiles.reasons_by_compile_id()) if self._compiles else set()
         sampled = {s.invocation.code for s in self.samples}
         codes = [code for code in cache.compiled_codes()  # frames this recording saw run
                  if code in sampled or any(e.compile_id in compiled_here
                                            for e in cache.cache_entries(code))]
-        frames = [self._frame(code, replayed, lookups) for code in codes]
+        frames = [self._frame(code, replayed, lookups, parts.get(code)) for code in codes]
         frames.sort(key=lambda f: -(f.estimated_guard_s or 0.0))
         notes = list(self._notes)
         if self._hook is not None and self._hook.failure:
@@ -287,7 +300,8 @@ class ProgramRecorder:
             out.append((sample, [(s.compile_id, s.passed, s.seconds * 1e6) for s in steps]))
         return out
 
-    def _frame(self, code: types.CodeType, replayed: list, lookups: int) -> ProgramFrame:
+    def _frame(self, code: types.CodeType, replayed: list, lookups: int,
+               decomposition: Decomposition | None) -> ProgramFrame:
         mine = [(s, walk) for s, walk in replayed if s.invocation.code is code]
         f_locals = mine[0][0].invocation.f_locals if mine else None
         naming = naming_of(code, f_locals)
@@ -330,7 +344,8 @@ class ProgramRecorder:
                                if per_call is not None and estimated_calls is not None else None),
             merged_callables=len(callables),
             call_sites=tally.call_sites,
-            callables=callables if len(callables) > 1 else [])
+            callables=callables if len(callables) > 1 else [],
+            decomposition=decomposition)
 
     def _callables(self, code: types.CodeType, mine: list) -> list[ProgramCallable]:
         """Per callable on a torch wrapper code (its `fn` local), its share of the samples."""

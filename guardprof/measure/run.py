@@ -189,9 +189,9 @@ def measure_warm(
         timer.time_block(block_s, progress)
     replayed = timer.result()
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
-    guard_cost = _guard_cost(replayed, len(calls), timer.block_results())
+    guard_cost = guard_cost_of(replayed, len(calls), timer.block_results())
     headline_us = statistics.median(compiled_s) * 1e6 / (warmed.number * len(calls))
-    by_frame = _replayed_frames(replayed, len(calls))
+    by_frame = replayed_by_frame(replayed, len(calls))
     decomposed = (decompose(capture, prepared, guard_cost, headline_us, progress, by_frame)
                   if decomposition else None)
     progress.clear()
@@ -289,7 +289,7 @@ def _call_costs(replayed: Replay, n_calls: int) -> list[CallGuardCost]:
     return calls
 
 
-def _guard_cost(replayed: Replay, n_calls: int, blocks: list[Replay] | None = None) -> GuardCost:
+def guard_cost_of(replayed: Replay, n_calls: int, blocks: list[Replay] | None = None) -> GuardCost:
     def block(one: Replay) -> ReplayBlock:
         calls = _call_costs(one, n_calls)
         return ReplayBlock([c.rejected_us for c in calls], [c.accepted_us for c in calls])
@@ -307,7 +307,7 @@ def _median_or_none(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def _replayed_frames(replayed: Replay, n_calls: int) -> dict[types.CodeType, tuple[float, float]]:
+def replayed_by_frame(replayed: Replay, n_calls: int) -> dict[types.CodeType, tuple[float, float]]:
     """Per frame, the replay's (rejected, accepted) µs per call of the workload."""
     n_calls = max(1, n_calls)
     out: dict[types.CodeType, tuple[float, float]] = {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guardprof.model import envelope
+from guardprof.model.decomposition import Decomposition
 from guardprof.model.guards_report import EntryGuards
 
 
@@ -68,6 +69,9 @@ class ProgramFrame:
     # several callables on one torch wrapper code (merged_callables > 1): each one's share,
     # most sampled first; the frame is then named after all of them
     callables: list[ProgramCallable] = field(default_factory=list)
+    # the frame's hot-loop decomposition on its sampled calls, called again after the program
+    # (`guardprof run --decompose -- …`); None: not asked for, or the frame was not sampled
+    decomposition: Decomposition | None = None
 
     @property
     def label(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from guardprof.model.program_report import ProgramFrame, ProgramReport
+from guardprof.render import decomposition
 from guardprof.render.text_table import table
 
 TOP_KINDS = 4
@@ -84,6 +85,11 @@ def _frame_section(frame: ProgramFrame) -> list[str]:
             for e in frame.entries]
     lines += table(rows, ["entry", "sampled calls", "accept µs", "guards", "created because"],
                    "lrrll")
+    d = frame.decomposition
+    if d is not None and not d.available:
+        lines.append(f"  decomposition: not measured ({'; '.join(d.notes)})")
+    elif d is not None:
+        lines += ["", *("  " + line for line in decomposition.section(d))]
     return lines
 
 

@@ -33,6 +33,10 @@ class PreparedWorkload:
     compiled: Callable[..., Any]
     eager: Callable[..., Any]
     compiled_as_given: bool  # the user passed a torch.compile result; our options did not apply
+    # How a fresh copy of the target is compiled (a differential experiment's copies): None =
+    # torch.compile with the spec's backend and `dynamic`; a program's frame passes its own
+    # dispatcher's, `(fn, guard_filter) -> compiled`, so copies get the program's settings.
+    compile_like: Callable[[Any, Any], Callable[..., Any]] | None = None
 
     @property
     def calls(self) -> list[Call]:

@@ -1,0 +1,160 @@
+"""The hot-loop decomposition of a program's compiled frames, on their sampled calls (opt-in).
+
+A program cannot be run again as a whole, but one compiled frame can be called again: a sample
+keeps the frame's arguments (its locals as it starts) and the dispatcher it was called through
+(`dynamo.dispatcher`: the program's own torch.compile wrapper, and the function whose code holds
+the entries). After the program ends, each frame's sampled calls become a workload (that
+function, those calls, in sampled order) and the run's decomposition (`measure.decomposition`)
+takes it apart with the program's own wrapper, cache entries and compile settings: the bypass,
+one-entry copies and no-guard copies, rounds alternated, results checked equal.
+
+Calling a frame again repeats its side effects (a module's buffers, prints, counters), so this
+runs only when asked. What it measures is the frame's dispatch on these calls in this loop: the
+loop's walk depths follow the sampled sequence, not the program's (its calls between samples
+are not kept), and both are printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import statistics
+import types
+from collections import Counter
+
+from guardprof.dynamo import cache
+from guardprof.dynamo.dispatcher import Dispatcher
+from guardprof.measure.capture import capture_iteration
+from guardprof.measure.decomposition import decompose
+from guardprof.measure.replay import TARGET_REPLAY_SECONDS, ReplayTimer
+from guardprof.measure.run import guard_cost_of, replayed_by_frame
+from guardprof.model import decomposition as dm
+from guardprof.progress import SILENT, Progress
+from guardprof.workload.runner import PreparedWorkload, calibrate_number, time_loop
+from guardprof.workload.spec import Call, Workload, WorkloadSpec
+
+MAX_CALLS = 20  # sampled calls per frame, spread over its samples
+WARM_ITERATIONS = 2
+HEADLINE_REPEAT = 5
+HEADLINE_ROUND_S = 0.05
+REPLAY_BLOCKS = 3
+
+
+def decompose_frames(samples: list, progress: Progress = SILENT
+                     ) -> dict[types.CodeType, dm.Decomposition]:
+    """Per sampled frame (by its code), its decomposition on its sampled calls, or why not."""
+    by_code: dict[types.CodeType, list] = {}
+    for sample in samples:
+        by_code.setdefault(sample.invocation.code, []).append(sample)
+    out = {}
+    # What the frames print when called again (thousands of times) is not the program's output
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), \
+            contextlib.redirect_stderr(sink):
+        for k, (code, mine) in enumerate(by_code.items()):
+            progress.update(f"decomposing frame {k + 1}/{len(by_code)} ({code.co_name}) on its "
+                            "sampled calls")
+            try:
+                out[code] = _frame(code, mine, progress)
+            except Exception as exc:  # the user's frame, called again: a failure is a note
+                out[code] = _not(f"calling it again failed ({type(exc).__name__}: {exc})")
+    return out
+
+
+def _not(why: str) -> dm.Decomposition:
+    return dm.Decomposition(False, 0.0, notes=[why])
+
+
+def _frame(code: types.CodeType, samples: list, progress: Progress) -> dm.Decomposition:
+    served = [s for s in samples if s.invocation.served_by is not None]
+    if not served:
+        return _not("no sampled call was served by a cache entry")
+    usable = [s for s in served if s.dispatcher is not None and s.dispatcher.fn.__code__ is code]
+    if not usable:
+        return _not("its calls came from inside another compiled frame's code (a resume "
+                    "function after a graph break), not through torch.compile's wrapper: "
+                    "its dispatch is part of that frame's decomposition")
+    groups = Counter(s.dispatcher.key for s in usable)
+    key, _ = groups.most_common(1)[0]
+    chosen = _spread([s for s in usable if s.dispatcher.key == key], MAX_CALLS)
+    dispatcher: Dispatcher = chosen[0].dispatcher
+    notes = [f"re-ran {len(chosen)} of the frame's {len(samples)} sampled calls after the "
+             "program ended, in sampled order, through the program's own torch.compile wrapper "
+             "(its side effects ran again; what it printed was discarded)"]
+    if len(groups) > 1:
+        notes.append(f"{len(groups)} callables share this frame's cache list: decomposed on "
+                     f"the calls of the most sampled one ({groups[key]} of {len(usable)})")
+    calls = [Call(*_arguments(code, s.invocation.f_locals)) for s in chosen]
+    spec = WorkloadSpec(kind="program", name=code.co_name, backend="the program's",
+                        dynamic=getattr(dispatcher.context, "_dynamic", None), number=None,
+                        repeat=HEADLINE_REPEAT, device=_device(calls))
+    prepared = PreparedWorkload(spec, Workload(dispatcher.fn, calls, code.co_name),
+                                dispatcher.compiled(), dispatcher.fn, False, dispatcher.compile)
+    run = prepared.iteration(prepared.compiled)
+    entries_before = len(cache.cache_entries(code))
+    for _ in range(WARM_ITERATIONS):
+        run()
+    if len(cache.cache_entries(code)) != entries_before:
+        notes.append("calling the sampled calls again compiled new entries (state the guards "
+                     "check changed since)")
+    progress.update(f"decomposing {code.co_name}: capturing and replaying the loop's walk")
+    captured = capture_iteration(prepared.compiled, calls)
+    timer = ReplayTimer(captured)
+    for _ in range(REPLAY_BLOCKS):
+        timer.time_block(TARGET_REPLAY_SECONDS / REPLAY_BLOCKS)
+    replayed = timer.result()
+    notes.append(_walks(code, replayed, samples, len(calls)))
+    number = calibrate_number(run, HEADLINE_ROUND_S)
+    headline_s = time_loop(run, number, HEADLINE_REPEAT, spec.device, "compiled", progress)
+    headline_us = statistics.median(headline_s) * 1e6 / (number * len(calls))
+    decomposed = decompose(captured, prepared, guard_cost_of(replayed, len(calls),
+                                                              timer.block_results()),
+                           headline_us, progress, replayed_by_frame(replayed, len(calls)))
+    call = decomposed.call
+    # a refusal's reason first: it is what the reader needs
+    return dataclasses.replace(call, notes=(notes + list(call.notes) if call.available
+                                            else list(call.notes) + notes))
+
+
+def _spread(items: list, n: int) -> list:
+    """At most `n` items, evenly spaced over `items` (first and last kept)."""
+    if len(items) <= n:
+        return list(items)
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
+
+
+def _arguments(code: types.CodeType, f_locals: dict) -> tuple[tuple, dict]:
+    """The call's positional and keyword arguments, from the frame's locals as it started."""
+    names = code.co_varnames
+    n_pos, n_kw = code.co_argcount, code.co_kwonlyargcount
+    args = [f_locals[name] for name in names[:n_pos]]
+    kwargs = {name: f_locals[name] for name in names[n_pos:n_pos + n_kw]}
+    i = n_pos + n_kw
+    if code.co_flags & 0x04:  # CO_VARARGS
+        args += list(f_locals[names[i]])
+        i += 1
+    if code.co_flags & 0x08:  # CO_VARKEYWORDS
+        kwargs.update(f_locals[names[i]])
+    return tuple(args), kwargs
+
+
+def _device(calls: list[Call]) -> str:
+    import torch
+
+    values = [v for c in calls for v in (*c.args, *c.kwargs.values())]
+    cuda = any(isinstance(v, torch.Tensor) and v.is_cuda for v in values)
+    return "cuda" if cuda else "cpu"
+
+
+def _walks(code: types.CodeType, replayed, samples: list, n_calls: int) -> str:
+    """The loop's walk depth beside the one the program's sampled calls walked."""
+    loop = sum(1 for inv in replayed.invocations if inv.code is code
+               for step in inv.steps if not step.passed) / max(1, n_calls)
+    depths = []
+    for sample in samples:
+        order = [e.compile_id for e in sample.order_before.get(code, [])]
+        if sample.invocation.served_by in order:
+            depths.append(order.index(sample.invocation.served_by))
+    program = f"{statistics.fmean(depths):.2f}" if depths else "-"
+    return (f"walk in this loop: {loop:.2f} rejected entries per call; the program's sampled "
+            f"calls walked {program} (the loop's order follows the sampled sequence)")

@@ -1,0 +1,63 @@
+"""`guardprof run --decompose -- python SCRIPT` and `capture(decompose=True)`: a program's frames
+called again on their sampled calls and taken apart in the hot loop (real dynamo, eager backend)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.program.test_program import GRAPH_BREAK, _guardprof, _script
+
+PARTS = ["graph", "dispatch_floor", "accepted_check", "rejected_entries"]
+
+
+def test_decompose_takes_a_graph_break_program_apart_and_keeps_its_stdout(tmp_path):
+    script = _script(tmp_path, "brk.py", GRAPH_BREAK)
+    out = tmp_path / "d.json"
+    proc = _guardprof("run", "--decompose", "--json", str(out), "--", "python", str(script),
+                      cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # The frames print when called again; that is discarded, not added to the program's output.
+    assert proc.stdout == "break\n" * 30
+    frames = {f["name"]: f for f in json.loads(out.read_text())["frames"]}
+    step = frames["step"]["decomposition"]
+    assert step["available"], step["notes"]
+    assert [p["name"] for p in step["parts"]] == PARTS
+    assert {a["name"] for a in step["agreement"]} >= {"rejected_entries", "accepted_check",
+                                                       "compiled_call"}
+    assert any(n.startswith("re-ran ") for n in step["notes"])
+    # Both frames of each call ran in the loops: the bypass reached the resume frame's entry.
+    assert any("2 compiled frames" in n for n in step["notes"])
+    (resume,) = [f for name, f in frames.items() if name.startswith("torch_dynamo_resume")]
+    assert not resume["decomposition"]["available"]
+    assert "inside another compiled frame" in resume["decomposition"]["notes"][0]
+    shown = _guardprof("run", "--load", str(out), cwd=tmp_path)
+    assert shown.returncode == 0 and "compiled " in shown.stdout + shown.stderr
+    assert "= graph " in shown.stdout + shown.stderr
+
+
+def test_capture_decompose_on_a_module_whose_entries_sit_on_torch_s_wrapper():
+    import torch
+
+    import guardprof
+
+    torch._dynamo.reset()
+    model = torch.compile(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU()),
+                          backend="eager")
+    with guardprof.capture(decompose=True) as cap:
+        for step in range(40):
+            model(torch.randn(2 + step % 3, 8))  # automatic dynamic: a static, then a dynamic entry
+    (frame,) = cap.result().frames
+    d = frame.decomposition
+    assert d is not None and d.available, d and d.notes
+    assert [p.name for p in d.parts] == PARTS
+    # Each copy starts from the frame's automatic-dynamic state, so it compiles the dynamic
+    # entry at once: one entry per copy (without it: a static and a dynamic one, and walks).
+    assert not any("holds" in n for n in d.notes), d.notes
+    assert "Decomposition of the compiled call" in cap.report()
+
+
+def test_decompose_without_a_program_is_one_line_exit_2(tmp_path):
+    proc = _guardprof("run", "--decompose", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--decompose applies to a program after --" in proc.stderr
+    assert "Traceback" not in proc.stderr
