@@ -12,6 +12,7 @@ import html
 from dataclasses import dataclass
 
 from guardprof.model.cost_fit import CostFit
+from guardprof.model.decomposition import Decomposition
 from guardprof.model.run_report import FrameReport, GuardReport
 from guardprof.render import decomposition
 
@@ -160,11 +161,16 @@ def _cards(report: GuardReport) -> str:
 
 
 def _decomposition_section(report: GuardReport) -> str:
-    d = report.decomposition
+    return decomposition_html(report.decomposition)
+
+
+def decomposition_html(d: Decomposition | None, heading: str = "h2",
+                       title: str = "Decomposition of the compiled call") -> str:
+    """A decomposition's parts and agreement rows (a run's call, or a program frame's)."""
     if d is None:
         return ""
     if not d.available:
-        return ("<h2>Decomposition of the compiled call</h2>"
+        return (f"<{heading}>{escape(title)}</{heading}>"
                 f'<div class="note">Not measured: {escape("; ".join(d.notes))}</div>')
     rows = [[escape(p.name.replace("_", " ")), _us(p.us), f"[{p.low:.1f}, {p.high:.1f}]",
              escape(p.method)] for p in d.parts]
@@ -174,7 +180,7 @@ def _decomposition_section(report: GuardReport) -> str:
               "n/a" if a.ratio is None else f"{a.ratio:.2f}", escape(a.verdict), escape(a.method)]
              for a in d.agreement]
     return (
-        "<h2>Decomposition of the compiled call</h2>"
+        f"<{heading}>{escape(title)}</{heading}>"
         f'<div class="method">{escape(d.method)}</div>'
         + html_table(["part", "µs/call", "quartiles", "how"], rows, numeric={1})
         + "<h3>Independent measures of the same parts (agree within ±15%)</h3>"

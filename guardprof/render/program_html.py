@@ -8,7 +8,14 @@ exists, and how the calls were sampled. Estimates are labelled as such, as in th
 from __future__ import annotations
 
 from guardprof.model.program_report import ProgramFrame, ProgramReport
-from guardprof.render.html import FlameAttachment, escape, flame_section, html_page, html_table
+from guardprof.render.html import (
+    FlameAttachment,
+    decomposition_html,
+    escape,
+    flame_section,
+    html_page,
+    html_table,
+)
 from guardprof.render.program import callable_rows, reasons_text
 
 
@@ -112,6 +119,8 @@ def _frame_section(frame: ProgramFrame) -> str:
         + shared
         + html_table(["entry (cache order)", "sampled calls", "accept µs (replayed)", "guards",
                       "guards by kind", "created because"], rows, numeric={1, 2, 3})
+        + decomposition_html(frame.decomposition, "h3",
+                             "This frame's call taken apart on its sampled calls (--decompose)")
     )
 
 

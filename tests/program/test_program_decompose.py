@@ -33,6 +33,10 @@ def test_decompose_takes_a_graph_break_program_apart_and_keeps_its_stdout(tmp_pa
     shown = _guardprof("run", "--load", str(out), cwd=tmp_path)
     assert shown.returncode == 0 and "compiled " in shown.stdout + shown.stderr
     assert "= graph " in shown.stdout + shown.stderr
+    page = tmp_path / "d.html"
+    assert _guardprof("report", str(out), "-o", str(page), cwd=tmp_path).returncode == 0
+    assert "This frame&#x27;s call taken apart" in page.read_text() or \
+        "This frame's call taken apart" in page.read_text()
 
 
 def test_capture_decompose_on_a_module_whose_entries_sit_on_torch_s_wrapper():
