@@ -32,8 +32,7 @@ def profile_cache_lookups(run_once: Callable[[], None], iterations: int) -> list
     """Durations (µs) of every `TorchDynamo Cache Lookup` event over `iterations` runs."""
     from torch.profiler import ProfilerActivity, profile
 
-    gc.collect()  # as timeit does: no collection of earlier garbage inside the measured calls
-    gc.disable()
+    gc.disable()  # as timeit does (no gc.collect() first: 0.17 s a pass here, and not needed)
     try:
         with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(iterations):
