@@ -11,7 +11,8 @@ measurement the command makes), then the tables are printed from the JSON:
     python scripts/decomposition_table.py --only "graph_break, one resume entry" --runs 3
 
 A workload whose call runs more than one compiled frame gets a third table: each frame's own
-parts (`frames[].decomposition`) with the frame's replayed costs beside them.
+parts (`frames[].decomposition`) with the frame's replayed costs beside them. The last table
+sets the profiler's cache-lookup events (the run's cross-check) beside the replayed guard time.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ WORKLOADS = {
 
 
 def run(args: list[str], out: Path) -> dict:
-    cmd = [sys.executable, "-m", "guardprof", "run", "--backend", "eager", "--no-cross-check",
+    cmd = [sys.executable, "-m", "guardprof", "run", "--backend", "eager",
            "--json", str(out), "--quiet", *args]
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True)
     return json.loads(out.read_text())
@@ -49,12 +50,13 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(WORKLOADS), action="append",
                         help="run only this workload (repeatable)")
     args = parser.parse_args()
-    parts_rows, agree_rows, frame_rows, notes = [], [], [], []
+    parts_rows, agree_rows, frame_rows, profiler_rows, notes = [], [], [], [], []
     chosen = {k: v for k, v in WORKLOADS.items() if not args.only or k in args.only}
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in chosen.items():
             for i in range(args.runs):
                 data = run(extra, Path(tmp) / f"{i}.json")
+                profiler_rows.append(_profiler_row(name, data))
                 d = data["decomposition"]
                 if not d["available"]:
                     notes.append(f"{name}: {'; '.join(d['notes'])}")
@@ -88,9 +90,27 @@ def main() -> int:
               "accepted: replayed | rejected: replayed |")
         print("|---|---|---|---|---|---|---|")
         print("\n".join(frame_rows))
+    print("\nThe two guard measures: torch.profiler's cache-lookup events (summed per call, "
+          "median of the passes) against the replay, µs per call (agree within ±15%)\n")
+    print("| workload | profiler | replayed | ratio | verdict |")
+    print("|---|---|---|---|---|")
+    print("\n".join(profiler_rows))
     if notes:
         print("\nNot measured:\n" + "\n".join(f"- {n}" for n in notes))
     return 0
+
+
+def _profiler_row(workload: str, data: dict) -> str:
+    check = data["cross_check"]
+    replayed = data["summary"]["guard_us_per_call"]
+    if not check["available"]:
+        return f"| {workload} | not available: {check['note']} | {replayed:.2f} | | |"
+    ratio = data["summary"]["profiler_to_replay_ratio"]  # the report's own figure and band
+    verdict = ("n/a" if ratio is None
+               else "agree" if abs(ratio - 1) <= check["tolerance"] else "disagree")
+    shown = "n/a" if ratio is None else f"{ratio:.2f}"
+    return (f"| {workload} | {check['per_call_us']:.2f} | {replayed:.2f} | {shown} | "
+            f"{verdict} |")
 
 
 def _frame_row(workload: str, frame: dict) -> str:

@@ -11,6 +11,7 @@ program's time; the report says what they cover.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import platform
@@ -30,7 +31,6 @@ from guardprof.measure import program_parts
 from guardprof.measure.capture import Capture, Invocation, naming_of
 from guardprof.measure.replay import ReplayTimer
 from guardprof.measure.replay import method as replay_method
-from guardprof.model.decomposition import Decomposition
 from guardprof.model.program_report import (
     ProgramCallable,
     ProgramEntry,
@@ -239,14 +239,17 @@ class ProgramRecorder:
         self.stop()
         lookups = self._hook.lookups if self._hook is not None else 0
         replayed = self._replayed()
-        parts = program_parts.decompose_frames(self.samples, progress) if decompose else {}
-        progress.clear()
         compiled_here = set(self._compiles.reasons_by_compile_id()) if self._compiles else set()
         sampled = {s.invocation.code for s in self.samples}
         codes = [code for code in cache.compiled_codes()  # frames this recording saw run
                  if code in sampled or any(e.compile_id in compiled_here
                                            for e in cache.cache_entries(code))]
-        frames = [self._frame(code, replayed, lookups, parts.get(code)) for code in codes]
+        frames = [self._frame(code, replayed, lookups) for code in codes]
+        if decompose:  # after the frames are read: calling them again reorders their caches
+            parts = program_parts.decompose_frames(self.samples, progress)
+            progress.clear()
+            frames = [dataclasses.replace(frame, decomposition=parts.get(code))
+                      for frame, code in zip(frames, codes, strict=True)]
         frames.sort(key=lambda f: -(f.estimated_guard_s or 0.0))
         notes = list(self._notes)
         if self._hook is not None and self._hook.failure:
@@ -300,8 +303,7 @@ class ProgramRecorder:
             out.append((sample, [(s.compile_id, s.passed, s.seconds * 1e6) for s in steps]))
         return out
 
-    def _frame(self, code: types.CodeType, replayed: list, lookups: int,
-               decomposition: Decomposition | None) -> ProgramFrame:
+    def _frame(self, code: types.CodeType, replayed: list, lookups: int) -> ProgramFrame:
         mine = [(s, walk) for s, walk in replayed if s.invocation.code is code]
         f_locals = mine[0][0].invocation.f_locals if mine else None
         naming = naming_of(code, f_locals)
@@ -344,8 +346,7 @@ class ProgramRecorder:
                                if per_call is not None and estimated_calls is not None else None),
             merged_callables=len(callables),
             call_sites=tally.call_sites,
-            callables=callables if len(callables) > 1 else [],
-            decomposition=decomposition)
+            callables=callables if len(callables) > 1 else [])
 
     def _callables(self, code: types.CodeType, mine: list) -> list[ProgramCallable]:
         """Per callable on a torch wrapper code (its `fn` local), its share of the samples."""
