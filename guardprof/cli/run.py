@@ -31,7 +31,9 @@ from guardprof.progress import Progress
               help="With a program after --: when it ends, call each compiled frame again on "
                    "its sampled calls (up to 20) and take the call apart in the hot loop (graph, "
                    "dispatch floor, accepted check, rejected entries), as `run` does for a "
-                   "workload. The frames' side effects run again. A few seconds per frame.")
+                   "workload. The frames' side effects run again. It compiles two copies per "
+                   "entry that served them: seconds per frame with the eager backend, longer "
+                   "with inductor.")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[-- python SCRIPT ARGS…]")
 def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
         no_cross_check: bool, no_decomposition: bool, what_if: str | None, decompose: bool,

@@ -62,6 +62,8 @@ def of_frame(frame: types.FrameType) -> Dispatcher | None:
         return None
     scope = caller.f_locals
     context, fn = scope.get("self"), scope.get("fn")
+    if isinstance(fn, types.MethodType):  # torch.compile(obj.method): the frame's locals hold
+        fn = fn.__func__                   # `self`, so the plain function takes the same call
     if not isinstance(context, _TorchDynamoContext) or not isinstance(fn, types.FunctionType):
         return None
     return Dispatcher(context, fn)

@@ -71,9 +71,10 @@ def _frame(code: types.CodeType, samples: list, progress: Progress) -> dm.Decomp
         return _not("no sampled call was served by a cache entry")
     usable = [s for s in served if s.dispatcher is not None and s.dispatcher.fn.__code__ is code]
     if not usable:
-        return _not("its calls came from inside another compiled frame's code (a resume "
-                    "function after a graph break), not through torch.compile's wrapper: "
-                    "its dispatch is part of that frame's decomposition")
+        return _not("its calls did not come through torch.compile's wrapper of a function: "
+                    "a resume function after a graph break is called from inside another "
+                    "frame's compiled code (its dispatch is then part of that frame's "
+                    "decomposition)")
     groups = Counter(s.dispatcher.key for s in usable)
     key, _ = groups.most_common(1)[0]
     chosen = _spread([s for s in usable if s.dispatcher.key == key], MAX_CALLS)

@@ -29,7 +29,7 @@ def test_decompose_takes_a_graph_break_program_apart_and_keeps_its_stdout(tmp_pa
     assert any("2 compiled frames" in n for n in step["notes"])
     (resume,) = [f for name, f in frames.items() if name.startswith("torch_dynamo_resume")]
     assert not resume["decomposition"]["available"]
-    assert "inside another compiled frame" in resume["decomposition"]["notes"][0]
+    assert "a resume function after a graph break" in resume["decomposition"]["notes"][0]
     shown = _guardprof("run", "--load", str(out), cwd=tmp_path)
     assert shown.returncode == 0 and "compiled " in shown.stdout + shown.stderr
     assert "= graph " in shown.stdout + shown.stderr
