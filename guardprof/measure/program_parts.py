@@ -25,7 +25,7 @@ from collections import Counter
 
 from guardprof.dynamo import cache
 from guardprof.dynamo.dispatcher import Dispatcher
-from guardprof.measure.capture import capture_iteration
+from guardprof.measure.capture import Capture, capture_iteration
 from guardprof.measure.decomposition import decompose
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, ReplayTimer
 from guardprof.measure.run import guard_cost_of, replayed_by_frame
@@ -52,10 +52,14 @@ def decompose_frames(samples: list, progress: Progress = SILENT
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), \
             contextlib.redirect_stderr(sink):
         for k, (code, mine) in enumerate(by_code.items()):
-            progress.update(f"decomposing frame {k + 1}/{len(by_code)} ({code.co_name}) on its "
-                            "sampled calls")
             try:
+                progress.update(f"decomposing frame {k + 1}/{len(by_code)} ({code.co_name}) "
+                                "on its sampled calls")
                 out[code] = _frame(code, mine, progress)
+            except KeyboardInterrupt:  # Ctrl-C: the report of what was measured still comes
+                for rest in list(by_code)[k:]:
+                    out[rest] = _not("interrupted (Ctrl-C) before it was decomposed")
+                break
             except Exception as exc:  # the user's frame, called again: a failure is a note
                 out[code] = _not(f"calling it again failed ({type(exc).__name__}: {exc})")
     return out
@@ -77,10 +81,12 @@ def _frame(code: types.CodeType, samples: list, progress: Progress) -> dm.Decomp
                     "decomposition)")
     groups = Counter(s.dispatcher.key for s in usable)
     key, _ = groups.most_common(1)[0]
-    chosen = _spread([s for s in usable if s.dispatcher.key == key], MAX_CALLS)
+    program_depth = _program_depth(code, samples)
+    arrangement, chosen = _arranged(code, _spread([s for s in usable if s.dispatcher.key == key],
+                                                  MAX_CALLS), program_depth)
     dispatcher: Dispatcher = chosen[0].dispatcher
     notes = [f"re-ran {len(chosen)} of the frame's {len(samples)} sampled calls after the "
-             "program ended, in sampled order, through the program's own torch.compile wrapper "
+             f"program ended, {arrangement}, through the program's own torch.compile wrapper "
              "(its side effects ran again; what it printed was discarded)"]
     if len(groups) > 1:
         notes.append(f"{len(groups)} callables share this frame's cache list: decomposed on "
@@ -99,12 +105,12 @@ def _frame(code: types.CodeType, samples: list, progress: Progress) -> dm.Decomp
         notes.append("calling the sampled calls again compiled new entries (state the guards "
                      "check changed since)")
     progress.update(f"decomposing {code.co_name}: capturing and replaying the loop's walk")
-    captured = capture_iteration(prepared.compiled, calls)
+    captured = _own_frames(capture_iteration(prepared.compiled, calls))
     timer = ReplayTimer(captured)
     for _ in range(REPLAY_BLOCKS):
         timer.time_block(TARGET_REPLAY_SECONDS / REPLAY_BLOCKS)
     replayed = timer.result()
-    notes.append(_walks(code, replayed, samples, len(calls)))
+    notes.append(_walks(code, replayed, program_depth, len(calls)))
     number = calibrate_number(run, HEADLINE_ROUND_S)
     headline_s = time_loop(run, number, HEADLINE_REPEAT, spec.device, "compiled", progress)
     headline_us = statistics.median(headline_s) * 1e6 / (number * len(calls))
@@ -115,6 +121,14 @@ def _frame(code: types.CodeType, samples: list, progress: Progress) -> dm.Decomp
     # a refusal's reason first: it is what the reader needs
     return dataclasses.replace(call, notes=(notes + list(call.notes) if call.available
                                             else list(call.notes) + notes))
+
+
+def _own_frames(captured: Capture) -> Capture:
+    """The capture with only the frames these calls ran: a program has compiled others, and the
+    decomposition reads every frame in `order_before` as a frame of the call."""
+    ran = {inv.code for inv in captured.invocations}
+    return Capture({code: order for code, order in captured.order_before.items() if code in ran},
+                   captured.invocations, captured.new_entries)
 
 
 def _spread(items: list, n: int) -> list:
@@ -147,15 +161,57 @@ def _device(calls: list[Call]) -> str:
     return "cuda" if cuda else "cpu"
 
 
-def _walks(code: types.CodeType, replayed, samples: list, n_calls: int) -> str:
-    """The loop's walk depth beside the one the program's sampled calls walked."""
+def _walks(code: types.CodeType, replayed, program_depth: float | None, n_calls: int) -> str:
+    """The loop's walk depth (as captured) beside the one the program's sampled calls walked."""
     loop = sum(1 for inv in replayed.invocations if inv.code is code
                for step in inv.steps if not step.passed) / max(1, n_calls)
+    program = "-" if program_depth is None else f"{program_depth:.2f}"
+    return (f"walk in this loop: {loop:.2f} rejected entries per call; the program's sampled "
+            f"calls walked {program}")
+
+
+def _program_depth(code: types.CodeType, samples: list) -> float | None:
+    """Entries walked before the accepting one, mean over the sampled calls (their snapshots)."""
     depths = []
     for sample in samples:
         order = [e.compile_id for e in sample.order_before.get(code, [])]
         if sample.invocation.served_by in order:
             depths.append(order.index(sample.invocation.served_by))
-    program = f"{statistics.fmean(depths):.2f}" if depths else "-"
-    return (f"walk in this loop: {loop:.2f} rejected entries per call; the program's sampled "
-            f"calls walked {program} (the loop's order follows the sampled sequence)")
+    return statistics.fmean(depths) if depths else None
+
+
+def _arranged(code: types.CodeType, chosen: list, program_depth: float | None
+              ) -> tuple[str, list]:
+    """The calls in the order whose walk comes nearest the program's: the loop repeats its
+    calls, so each call walks the entries used since its own entry was last used (sampled
+    order, the entries taken in turn, or each entry's calls together; by an LRU simulation of
+    the cache list, the real walk is captured after)."""
+    groups: dict[str, list] = {}
+    for sample in chosen:
+        groups.setdefault(sample.invocation.served_by, []).append(sample)
+    in_turn = [g[i] for i in range(max(map(len, groups.values()))) for g in groups.values()
+               if i < len(g)]
+    together = [s for g in groups.values() for s in g]
+    options = {"in sampled order": chosen, "the entries taken in turn": in_turn,
+               "each entry's calls together": together}
+    if program_depth is None:
+        return "in sampled order", chosen
+    start = [e.compile_id for e in cache.cache_entries(code)]
+    name = min(options, key=lambda n: abs(_simulated_depth(start, options[n]) - program_depth))
+    return name, options[name]
+
+
+def _simulated_depth(start: list[str], calls: list) -> float:
+    """Mean walk depth of `calls` repeated, in the steady state of an LRU cache list."""
+    order = list(start)
+    depths = []
+    for lap in range(2):
+        for sample in calls:
+            entry = sample.invocation.served_by
+            if entry not in order:
+                order.insert(0, entry)
+            if lap:
+                depths.append(order.index(entry))
+            order.remove(entry)
+            order.insert(0, entry)
+    return statistics.fmean(depths) if depths else 0.0

@@ -65,3 +65,17 @@ def test_decompose_without_a_program_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "--decompose applies to a program after --" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_loop_order_is_the_one_whose_walk_comes_nearest_the_program_s():
+    from types import SimpleNamespace
+
+    from guardprof.measure.program_parts import _simulated_depth
+
+    def calls(*entries):
+        return [SimpleNamespace(invocation=SimpleNamespace(served_by=e)) for e in entries]
+
+    # Repeated in a loop, each call walks the entries used since its own entry was last used.
+    assert _simulated_depth(["a", "b", "c"], calls("a", "b", "c")) == 2.0
+    assert _simulated_depth(["a", "b", "c"], calls("a", "a", "b", "b")) == 0.5
+    assert _simulated_depth(["c", "b", "a"], calls("a")) == 0.0
