@@ -79,3 +79,28 @@ def test_the_loop_order_is_the_one_whose_walk_comes_nearest_the_program_s():
     assert _simulated_depth(["a", "b", "c"], calls("a", "b", "c")) == 2.0
     assert _simulated_depth(["a", "b", "c"], calls("a", "a", "b", "b")) == 0.5
     assert _simulated_depth(["c", "b", "a"], calls("a")) == 0.0
+
+
+def test_each_of_several_compiled_functions_is_decomposed_on_its_own_calls():
+    import torch
+
+    import guardprof
+
+    def f(x):
+        return x + 1
+
+    def g(x):
+        return x * 2
+
+    torch._dynamo.reset()
+    cf, cg = (torch.compile(fn, backend="eager", dynamic=False) for fn in (f, g))
+    with guardprof.capture(decompose=True) as cap:
+        for i in range(60):
+            cf(torch.ones(2 + i % 2))
+            cg(torch.ones(2 + i % 2))
+    frames = {fr.name: fr for fr in cap.result().frames}
+    # The other function's frame is not a frame of this one's call (it was read as one: KeyError)
+    for name in ("f", "g"):
+        d = frames[name].decomposition
+        assert d.available, d.notes
+        assert not any("compiled frames" in n for n in d.notes), d.notes
