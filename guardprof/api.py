@@ -31,7 +31,7 @@ class capture(contextlib.ContextDecorator):  # noqa: N801 (used as `guardprof.ca
         from guardprof.measure.program import ProgramRecorder
 
         self._report = None
-        self._recorder = ProgramRecorder().start()
+        self._recorder = ProgramRecorder(keep_dispatchers=self.decompose).start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -103,7 +103,7 @@ def main() -> int:
 def _profiler_row(workload: str, data: dict) -> str:
     check = data["cross_check"]
     replayed = data["summary"]["guard_us_per_call"]
-    if not check["available"]:
+    if not check["available"] or check["per_call_us"] is None:
         return f"| {workload} | not available: {check['note']} | {replayed:.2f} | | |"
     ratio = data["summary"]["profiler_to_replay_ratio"]  # the report's own figure and band
     verdict = ("n/a" if ratio is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -69,7 +70,10 @@ def run_program(command: tuple[str, ...], json_path: Path | None, quiet: bool,
     with cap:
         status = program.run(prog)
     cap.exit_status = status
-    with Progress(enabled=False if quiet else None) as progress:
+    # Progress (and its Ctrl-C: stop at the next safe point) only around the decomposition,
+    # whose steps update it; the replay before it stops on the first Ctrl-C as before.
+    with (Progress(enabled=False if quiet else None) if decompose
+          else contextlib.nullcontext()) as progress:
         cap.progress = progress
         report = cap.result()
     if json_path is not None:

@@ -32,13 +32,15 @@ def profile_cache_lookups(run_once: Callable[[], None], iterations: int) -> list
     """Durations (µs) of every `TorchDynamo Cache Lookup` event over `iterations` runs."""
     from torch.profiler import ProfilerActivity, profile
 
+    collecting = gc.isenabled()
     gc.disable()  # as timeit does (no gc.collect() first: 0.17 s a pass here, and not needed)
     try:
         with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(iterations):
                 run_once()
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     return [
         float(evt.cpu_time_total) for evt in prof.events() if evt.name == CACHE_LOOKUP_EVENT
     ]

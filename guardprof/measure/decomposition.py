@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guardprof.dynamo import cache, compiler
+from guardprof.dynamo.guard_tree import build_entry_tree
 from guardprof.measure import frame_parts
 from guardprof.measure.bypass import build as build_bypass
 from guardprof.measure.bypass import target_function
@@ -174,6 +175,7 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us:
             notes.append(f"a copy for {'+'.join(key)} holds {counts} entries over "
                          f"{len(counts)} frames, not 1 per frame of the call: the one-entry "
                          "parts include walks")
+    notes += _copies_unlike_entries(capture, copies)
     if frame_plan is None:
         call = _result(loops, replayed, headline_us, number, notes)
         return Decomposed(call, {code: frame_parts.single(call) for code in capture.order_before})
@@ -184,6 +186,31 @@ def decompose(capture: Capture, prepared: Any, replayed: GuardCost, headline_us:
     frames, frame_notes = frame_parts.parts(frame_plan, {lp.name: lp.per_round_us for lp in loops},
                                             replayed_frames or {}, _part)
     return Decomposed(_result(loops, replayed, headline_us, number, notes + frame_notes), frames)
+
+
+def _copies_unlike_entries(capture: Capture, copies: dict) -> list[str]:
+    """Where a one-entry copy's guards differ from the entry that served its calls (one-frame
+    calls): its accepted check is then another entry's. A copy compiles what dynamo would
+    compile now for its first call (automatic dynamic can make that a dynamic entry where a
+    static one served the calls, or the other way round)."""
+    if len(capture.order_before) != 1:
+        return []
+    (code, entries), = capture.order_before.items()
+    served = {e.compile_id: e for e in entries}
+    out = []
+    for key, (_, copy_codes) in copies.items():
+        copied = [e for c in copy_codes for e in cache.cache_entries(c)]
+        if len(key) != 1 or key[0] not in served or len(copied) != 1:
+            continue
+        theirs = build_entry_tree(served[key[0]]).code_parts_by_kind()
+        mine = build_entry_tree(copied[0]).code_parts_by_kind()
+        if mine != theirs:
+            differ = ", ".join(f"{kind} {theirs.get(kind, 0)} → {mine.get(kind, 0)}"
+                               for kind in sorted(set(theirs) | set(mine))
+                               if theirs.get(kind, 0) != mine.get(kind, 0))
+            out.append(f"the one-entry copy for {key[0]} holds other guards than {key[0]} "
+                       f"({differ}): its accepted check is not quite {key[0]}'s")
+    return out
 
 
 def _frame_plan(capture: Capture, prepared: Any, signature: dict, copies: dict, bare: dict,

@@ -56,6 +56,7 @@ class Sample:
     # the torch.compile wrapper the call came through (None: reached from inside another
     # compiled frame); kept so that `decompose` can call the frame again as the program did
     dispatcher: Dispatcher | None = None
+    autograd: tuple[bool, bool] = (True, False)  # (grad enabled, inference mode) of the call
 
 
 @dataclass
@@ -134,6 +135,8 @@ def _library_dirs() -> tuple[str, ...]:
 class ProgramRecorder:
     """Start before the program, stop after it; `report()` replays the samples."""
 
+    # keep each sample's torch.compile wrapper (and with it the callable), for `decompose`
+    keep_dispatchers: bool = False
     first_samples: int = FIRST_SAMPLES
     max_samples: int = MAX_SAMPLES
     interval_s: float = SAMPLE_INTERVAL_S
@@ -227,7 +230,9 @@ class ProgramRecorder:
             self.samples.append(Sample(order, Invocation(0, input_code, dict(frame.f_locals),
                                                          served, frame.f_globals),
                                        self._snapshot_at - self._t0, call_site(frame.f_back),
-                                       dispatcher.of_frame(frame) if served else None))
+                                       dispatcher.of_frame(frame, input_code)
+                                       if served and self.keep_dispatchers else None,
+                                       dispatcher.current_autograd_mode()))
         now = time.perf_counter()
         self.sample_costs_s.append(now - self._snapshot_at)
         self._next_at = now + max(self.interval_s, SPACING_FACTOR * (now - self._snapshot_at))
@@ -293,9 +298,10 @@ class ProgramRecorder:
         out: list[tuple[Sample, list | None]] = []
         seconds = REPLAY_SECONDS / max(1, len(self.samples))
         for sample in self.samples:
-            timer = ReplayTimer(Capture(sample.order_before, [sample.invocation], 0))
-            timer.time_block(seconds)
-            result = timer.result()
+            with dispatcher.autograd_mode(sample.autograd):  # the guards check it
+                timer = ReplayTimer(Capture(sample.order_before, [sample.invocation], 0))
+                timer.time_block(seconds)
+                result = timer.result()
             if result.mismatches:
                 out.append((sample, None))
                 continue

@@ -23,7 +23,7 @@ import statistics
 import types
 from collections import Counter
 
-from guardprof.dynamo import cache
+from guardprof.dynamo import cache, dispatcher
 from guardprof.dynamo.dispatcher import Dispatcher
 from guardprof.measure.capture import Capture, capture_iteration
 from guardprof.measure.decomposition import decompose
@@ -55,7 +55,8 @@ def decompose_frames(samples: list, progress: Progress = SILENT
             try:
                 progress.update(f"decomposing frame {k + 1}/{len(by_code)} ({code.co_name}) "
                                 "on its sampled calls")
-                out[code] = _frame(code, mine, progress)
+                with dispatcher.code_state_kept():  # the copies' state goes with them
+                    out[code] = _frame(code, mine, progress)
             except KeyboardInterrupt:  # Ctrl-C: the report of what was measured still comes
                 for rest in list(by_code)[k:]:
                     out[rest] = _not("interrupted (Ctrl-C) before it was decomposed")
@@ -81,29 +82,41 @@ def _frame(code: types.CodeType, samples: list, progress: Progress) -> dm.Decomp
                     "decomposition)")
     groups = Counter(s.dispatcher.key for s in usable)
     key, _ = groups.most_common(1)[0]
-    program_depth = _program_depth(code, samples)
-    arrangement, chosen = _arranged(code, _spread([s for s in usable if s.dispatcher.key == key],
-                                                  MAX_CALLS), program_depth)
-    dispatcher: Dispatcher = chosen[0].dispatcher
+    mine = [s for s in usable if s.dispatcher.key == key]
+    program_depth = _program_depth(code, mine)
+    start = [e.compile_id for e in cache.cache_entries(code)]
+    arrangement, chosen = _arranged(start, _spread(mine, MAX_CALLS), program_depth)
+    through: Dispatcher = chosen[0].dispatcher
     notes = [f"re-ran {len(chosen)} of the frame's {len(samples)} sampled calls after the "
-             f"program ended, {arrangement}, through the program's own torch.compile wrapper "
-             "(its side effects ran again; what it printed was discarded)"]
+             f"program ended ({arrangement}), through the program's own torch.compile wrapper, "
+             f"grad mode {'on' if through.grad_enabled else 'off'}"
+             f"{', inference mode' if through.inference_mode else ''} as sampled (its side "
+             "effects ran again; what it printed was discarded)"]
     if len(groups) > 1:
-        notes.append(f"{len(groups)} callables share this frame's cache list: decomposed on "
-                     f"the calls of the most sampled one ({groups[key]} of {len(usable)})")
+        notes.append(f"{len(groups)} callables (or autograd modes) share this frame's cache "
+                     f"list: decomposed on the calls of the most sampled one ({groups[key]} of "
+                     f"{len(usable)})")
+    with through.autograd_state():
+        return _taken_apart(code, chosen, through, notes, program_depth, progress)
+
+
+def _taken_apart(code: types.CodeType, chosen: list, through: Dispatcher, notes: list[str],
+                 program_depth: float | None, progress: Progress) -> dm.Decomposition:
+    """The run's decomposition of these calls, as a workload of the frame's function."""
     calls = [Call(*_arguments(code, s.invocation.f_locals)) for s in chosen]
     spec = WorkloadSpec(kind="program", name=code.co_name, backend="the program's",
-                        dynamic=getattr(dispatcher.context, "_dynamic", None), number=None,
-                        repeat=HEADLINE_REPEAT, device=_device(calls))
-    prepared = PreparedWorkload(spec, Workload(dispatcher.fn, calls, code.co_name),
-                                dispatcher.compiled(), dispatcher.fn, False, dispatcher.compile)
+                        dynamic=through.dynamic, number=None, repeat=HEADLINE_REPEAT,
+                        device=_device(calls))
+    prepared = PreparedWorkload(spec, Workload(through.fn, calls, code.co_name),
+                                through.compiled(), through.fn, False, through.compile)
     run = prepared.iteration(prepared.compiled)
     entries_before = len(cache.cache_entries(code))
     for _ in range(WARM_ITERATIONS):
         run()
     if len(cache.cache_entries(code)) != entries_before:
-        notes.append("calling the sampled calls again compiled new entries (state the guards "
-                     "check changed since)")
+        return _not("calling the sampled calls again compiled new entries: something their "
+                    "guards check changed since (a global, a module attribute, autocast), so "
+                    "the loops would not time the program's entries")
     progress.update(f"decomposing {code.co_name}: capturing and replaying the loop's walk")
     captured = _own_frames(capture_iteration(prepared.compiled, calls))
     timer = ReplayTimer(captured)
@@ -166,8 +179,8 @@ def _walks(code: types.CodeType, replayed, program_depth: float | None, n_calls:
     loop = sum(1 for inv in replayed.invocations if inv.code is code
                for step in inv.steps if not step.passed) / max(1, n_calls)
     program = "-" if program_depth is None else f"{program_depth:.2f}"
-    return (f"walk in this loop: {loop:.2f} rejected entries per call; the program's sampled "
-            f"calls walked {program}")
+    return (f"walk in this loop: {loop:.2f} rejected entries per call, captured; the program's "
+            f"sampled calls walked {program} (the loop's call order was chosen to come near it)")
 
 
 def _program_depth(code: types.CodeType, samples: list) -> float | None:
@@ -180,23 +193,24 @@ def _program_depth(code: types.CodeType, samples: list) -> float | None:
     return statistics.fmean(depths) if depths else None
 
 
-def _arranged(code: types.CodeType, chosen: list, program_depth: float | None
+def _arranged(start: list[str], chosen: list, program_depth: float | None
               ) -> tuple[str, list]:
     """The calls in the order whose walk comes nearest the program's: the loop repeats its
     calls, so each call walks the entries used since its own entry was last used (sampled
     order, the entries taken in turn, or each entry's calls together; by an LRU simulation of
-    the cache list, the real walk is captured after)."""
+    the cache list from `start`, its compile ids front first; the real walk is captured
+    after). The order is chosen to match, so the two walks printed are not an independent
+    check: they say how near the loop came."""
     groups: dict[str, list] = {}
     for sample in chosen:
         groups.setdefault(sample.invocation.served_by, []).append(sample)
     in_turn = [g[i] for i in range(max(map(len, groups.values()))) for g in groups.values()
                if i < len(g)]
     together = [s for g in groups.values() for s in g]
-    options = {"in sampled order": chosen, "the entries taken in turn": in_turn,
-               "each entry's calls together": together}
+    options = {"in sampled order": chosen, "ordered: the entries taken in turn": in_turn,
+               "ordered: each entry's calls together": together}
     if program_depth is None:
         return "in sampled order", chosen
-    start = [e.compile_id for e in cache.cache_entries(code)]
     name = min(options, key=lambda n: abs(_simulated_depth(start, options[n]) - program_depth))
     return name, options[name]
 

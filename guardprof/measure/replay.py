@@ -126,6 +126,7 @@ class ReplayTimer:
         # As timeit does: no collection inside a timed check. No gc.collect() first: with gc
         # disabled nothing is collected during the block anyway, and a full collection of a
         # process holding torch and dynamo took 0.17 s here (per block: per sample, for a program)
+        collecting = gc.isenabled()  # a user's program may have turned gc off: leave it so
         gc.disable()
         try:
             for r in range(rounds):
@@ -137,7 +138,8 @@ class ReplayTimer:
             overhead = np.median([_noop_round(self._noop, len(self.sequence), clock)
                                   for _ in range(MIN_ROUNDS)])
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
         self.block_medians_ns.append(np.median(samples, axis=0))
         self.block_overheads_ns.append(float(overhead))
 

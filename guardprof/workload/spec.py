@@ -68,7 +68,7 @@ class Workload:
 class WorkloadSpec:
     """How the workload is built and timed; equal specs are comparable runs."""
 
-    kind: str  # "standard" or "target"
+    kind: str  # "standard" or "target" ("program": a program frame's sampled calls, decomposed)
     name: str
     target: str | None = None
     backend: str = "inductor"
