@@ -59,6 +59,7 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
       guardprof run --target my_workload.py:make --backend eager
       guardprof run --load result.json               # re-render a saved report
       guardprof run --json guards.json -- python train.py --epochs 1
+      guardprof run --decompose -- python train.py   # and take each frame's call apart
     """
     from guardprof.model import envelope
     from guardprof.model import whatif as whatif_model
