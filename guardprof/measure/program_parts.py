@@ -3,15 +3,17 @@
 A program cannot be run again as a whole, but one compiled frame can be called again: a sample
 keeps the frame's arguments (its locals as it starts) and the dispatcher it was called through
 (`dynamo.dispatcher`: the program's own torch.compile wrapper, and the function whose code holds
-the entries). After the program ends, each frame's sampled calls become a workload (that
-function, those calls, in sampled order) and the run's decomposition (`measure.decomposition`)
-takes it apart with the program's own wrapper, cache entries and compile settings: the bypass,
-one-entry copies and no-guard copies, rounds alternated, results checked equal.
+the entries), and the autograd mode it ran in. After the program ends, each frame's sampled
+calls become a workload (that function, those calls, in that mode) and the run's decomposition
+(`measure.decomposition`) takes it apart with the program's own wrapper, cache entries and
+compile settings: the bypass, one-entry copies and no-guard copies, rounds alternated, results
+checked equal.
 
 Calling a frame again repeats its side effects (a module's buffers, prints, counters), so this
-runs only when asked. What it measures is the frame's dispatch on these calls in this loop: the
-loop's walk depths follow the sampled sequence, not the program's (its calls between samples
-are not kept), and both are printed.
+runs only when asked. What it measures is the frame's dispatch on these calls in this loop: a
+loop repeats its calls, so their walks are the loop's, not the program's (whose calls between
+samples are not kept); the calls are ordered so the loop's walk comes near the program's, and
+both are printed.
 """
 
 from __future__ import annotations
