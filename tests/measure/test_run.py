@@ -119,13 +119,14 @@ def test_json_round_trips_into_the_same_dataclasses(standard_small_report, tmp_p
 def test_repetitions_and_the_noise_figure_are_kept(standard_small_report):
     """Issue 12: the JSON keeps each replay block (per call) and the run's own noise: the
     reference loop after every timing round, compiled and eager, and wall vs CPU time over
-    them; the headline guard figures lie inside the blocks' range (each is a median of them)."""
+    them. (No bound of the headline by the blocks' totals: the headline sums each check's
+    median over the blocks, which can exceed every block's own sum; CI read 3.603 µs against
+    blocks of 3.529–3.596 on 2026-12-05. The sum is not a median of the totals.)"""
     r = standard_small_report
     repeat, calls = r.workload.repeat, r.workload.calls_per_iteration
     assert len(r.guard_cost.blocks) == 3
     assert all(len(b.rejected_us) == len(b.accepted_us) == calls for b in r.guard_cost.blocks)
-    per_block = [b.total_us_per_call for b in r.guard_cost.blocks]
-    assert min(per_block) * 0.999 <= r.guard_cost.total_us_per_call <= max(per_block) * 1.001
+    assert all(b.total_us_per_call > 0 for b in r.guard_cost.blocks)
     n = r.noise
     assert len(n.python_us.samples) == len(n.torch_us.samples) == 2 * repeat
     assert len(n.wall_s) == len(n.cpu_s) == 2 * repeat
