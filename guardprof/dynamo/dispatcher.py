@@ -27,16 +27,13 @@ from guardprof.dynamo import compiler
 class Dispatcher:
     context: Any  # torch._dynamo's context object made by the program's torch.compile
     fn: types.FunctionType  # the function whose code holds the frame's cache entries
-    grad_enabled: bool = True  # the autograd mode the sampled call ran in
-    inference_mode: bool = False
 
     @property
     def key(self) -> tuple:
-        """Equal for calls of one callable in one autograd mode (a function built anew per
-        sample for a module's `forward` compares by its code and closure, not its identity)."""
+        """Equal for calls of one callable (a function built anew per sample for a module's
+        `forward` compares by its code and closure, not its identity)."""
         cells = tuple(id(c.cell_contents) for c in self.fn.__closure__ or ())
-        return (id(self.context), id(self.fn.__code__), cells, self.grad_enabled,
-                self.inference_mode)
+        return id(self.context), id(self.fn.__code__), cells
 
     @property
     def dynamic(self) -> bool | None:
@@ -62,9 +59,6 @@ class Dispatcher:
         from torch._dynamo.eval_frame import innermost_backend
 
         return innermost_backend(self.context.callback)
-
-    def autograd_state(self) -> contextlib.AbstractContextManager:
-        return autograd_mode((self.grad_enabled, self.inference_mode))
 
 
 def current_autograd_mode() -> tuple[bool, bool]:
@@ -114,7 +108,7 @@ def _of_frame(frame: types.FrameType, input_code: types.CodeType) -> Dispatcher 
         fn = fn.__func__                   # locals, so the plain function takes the same call
     if not isinstance(fn, types.FunctionType) or fn.__code__ is not input_code:
         fn = _function_of(input_code, frame)  # a module's forward, reached through __call__
-    return Dispatcher(context, fn, *current_autograd_mode())
+    return Dispatcher(context, fn)
 
 
 def _function_of(code: types.CodeType, frame: types.FrameType) -> types.FunctionType:

@@ -82,23 +82,23 @@ def _frame(code: types.CodeType, samples: list, progress: Progress) -> dm.Decomp
                     "a resume function after a graph break is called from inside another "
                     "frame's compiled code (its dispatch is then part of that frame's "
                     "decomposition)")
-    groups = Counter(s.dispatcher.key for s in usable)
+    groups = Counter((s.dispatcher.key, s.autograd) for s in usable)
     key, _ = groups.most_common(1)[0]
-    mine = [s for s in usable if s.dispatcher.key == key]
+    mine = [s for s in usable if (s.dispatcher.key, s.autograd) == key]
     program_depth = _program_depth(code, mine)
     start = [e.compile_id for e in cache.cache_entries(code)]
     arrangement, chosen = _arranged(start, _spread(mine, MAX_CALLS), program_depth)
     through: Dispatcher = chosen[0].dispatcher
+    grad, inference = chosen[0].autograd
     notes = [f"re-ran {len(chosen)} of the frame's {len(samples)} sampled calls after the "
              f"program ended ({arrangement}), through the program's own torch.compile wrapper, "
-             f"grad mode {'on' if through.grad_enabled else 'off'}"
-             f"{', inference mode' if through.inference_mode else ''} as sampled (its side "
-             "effects ran again; what it printed was discarded)"]
+             f"grad mode {'on' if grad else 'off'}{', inference mode' if inference else ''} "
+             "as sampled (its side effects ran again; what it printed was discarded)"]
     if len(groups) > 1:
         notes.append(f"{len(groups)} callables (or autograd modes) share this frame's cache "
                      f"list: decomposed on the calls of the most sampled one ({groups[key]} of "
                      f"{len(usable)})")
-    with through.autograd_state():
+    with dispatcher.autograd_mode(chosen[0].autograd):
         return _taken_apart(code, chosen, through, notes, program_depth, progress)
 
 
