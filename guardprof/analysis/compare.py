@@ -1,10 +1,11 @@
 """`guardprof compare A.json B.json`: what changed between two runs, and whether it is noise.
 
 Each figure gets B/A and a bootstrap interval from the repetitions each run kept: the timing
-rounds for timed figures, the replay blocks for guard time (each block's figure sums the same
-calls, so calls are paired inside it). Repetitions inside one run miss what changed between
-runs, so every interval is then widened by a run-to-run term from the runs' own noise figures
-(the reference loop's spread in each run, and how far the two runs' reference levels differ).
+rounds for timed figures, the in-situ rounds for the guard figure (each round's figure is over
+the same calls), the replay blocks for the replayed breakdown. Repetitions inside one run miss
+what changed between runs, so every interval is then widened by a run-to-run term from the runs'
+own noise figures (the reference loop's spread in each run, and how far the two runs' reference
+levels differ).
 A change is called only when the whole interval lies beyond the tolerance band
 (`intervals.verdict`); the gate (`decide`) fails only when the interval lies wholly above the
 threshold, passes only when it lies wholly at or below it, and cannot decide otherwise, or when
@@ -37,6 +38,8 @@ DEFAULT_TOLERANCE_PCT = 5.0
 TIMED_INTERVAL = "timing rounds (each run resampled on its own), widened by the run-to-run term"
 BLOCKS_INTERVAL = ("replay blocks (each block's mean over the same calls; each run resampled on "
                    "its own), widened by the run-to-run term")
+IN_SITU_INTERVAL = ("in-situ rounds (each round's guard figure over the same calls; each run "
+                    "resampled on its own, ≥ 10 rounds), widened by the run-to-run term")
 ENTRIES_INTERVAL = ("spread across cache entries (the workload's structure, not repetitions: "
                     "shown, not gated on)")
 
@@ -45,7 +48,7 @@ ENTRIES_INTERVAL = ("spread across cache entries (the workload's structure, not 
 class MetricDef:
     key: str
     label: str
-    method: str  # "timed" or "replayed"
+    method: str  # "timed", "in situ" or "replayed"
     interval: str
     samples: Callable[[GuardReport], list[list[float]] | None]
     statistic: Statistic
@@ -82,6 +85,11 @@ def _blocks(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:
     return samples
 
 
+def _in_situ_rounds(r: GuardReport):
+    s = r.in_situ
+    return [list(s.rounds_us)] if s is not None and s.rounds_us else None
+
+
 def _entries(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:
     def samples(r: GuardReport):
         values = [getattr(e, attr) for e in r.entries]
@@ -98,12 +106,14 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("eager", "eager µs/call", "timed", TIMED_INTERVAL, _eager, median_of),
         MetricDef("overhead", "compiled − eager µs/call", "timed", TIMED_INTERVAL, _overhead,
                   difference_of_medians),
-        MetricDef("guard", "guard µs/call", "replayed", BLOCKS_INTERVAL,
+        MetricDef("guard", "guard µs/call (in situ)", "in situ", IN_SITU_INTERVAL,
+                  _in_situ_rounds, median_of),
+        MetricDef("guard-replayed", "guard µs/call (replayed)", "replayed", BLOCKS_INTERVAL,
                   _blocks("total_us_per_call"), median_of),
-        MetricDef("guard-rejected", "  rejected entries µs/call", "replayed", BLOCKS_INTERVAL,
-                  _blocks("rejected_us_per_call"), median_of),
-        MetricDef("guard-accepted", "  accepted entry µs/call", "replayed", BLOCKS_INTERVAL,
-                  _blocks("accepted_us_per_call"), median_of),
+        MetricDef("guard-rejected", "  rejected entries µs/call (replayed)", "replayed",
+                  BLOCKS_INTERVAL, _blocks("rejected_us_per_call"), median_of),
+        MetricDef("guard-accepted", "  accepted entry µs/call (replayed)", "replayed",
+                  BLOCKS_INTERVAL, _blocks("accepted_us_per_call"), median_of),
         MetricDef("pass-check", "pass check µs (median entry)", "replayed", ENTRIES_INTERVAL,
                   _entries("pass_check_us"), median_of, gated=False),
         MetricDef("fail-check", "fail check µs (median entry)", "replayed", ENTRIES_INTERVAL,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from guardprof.model.in_situ import AGREE_WITHIN
 from guardprof.model.run_report import GuardReport
 
 
@@ -42,44 +43,54 @@ def findings_for(report: GuardReport) -> list[str]:
                 f"fallback): every cache entry rejected them and {why}; each such call still "
                 "pays for checking every entry"
             )
+    findings.extend(_in_situ_findings(report))
     findings.extend(_decomposition_findings(report))
-    share = report.guard_share_of_call()
-    if share is not None:
-        line = (
-            f"Guard evaluation (replayed) is {cost.total_us_per_call:.1f} µs of the "
-            f"{report.timing.compiled_us_per_call:.1f} µs compiled call ({_pct(share)})"
-        )
-        eager = report.timing.eager_us_per_call
-        if eager is not None:
-            # a comparison, not a part: the compiled call never runs the eager code
-            line += (f"; for comparison, the same calls uncompiled (eager) take {eager:.1f} µs")
-        findings.append(line + ".")
-    ratio = report.cross_check_ratio()
-    if ratio is not None:
-        tol = report.cross_check.tolerance
-        if abs(ratio - 1) <= tol:
-            findings.append(
-                f"The profiler's cache-lookup events agree with the replay within {_pct(tol)} "
-                f"(ratio {ratio:.2f})."
-            )
-        else:
-            check = report.cross_check
-            calls = check.iterations * report.workload.calls_per_iteration
-            lookups_per_call = check.events / calls
-            gap = (check.per_call_us - cost.total_us_per_call) / lookups_per_call
-            findings.append(
-                f"The profiler's cache-lookup events read {check.per_call_us:.1f} µs/call, "
-                f"{ratio:.2f}× the replayed {cost.total_us_per_call:.1f} µs: the two measures "
-                f"DISAGREE by more than {_pct(tol)}, a gap of {gap:+.1f} µs per lookup. A lookup "
-                "event also spans dynamo's work around the guard checks and the profiler's own "
-                "recording, which the replay leaves out; treat both as estimates."
-            )
     if cost.mismatches:
         findings.append(
             f"In {cost.mismatches} frame execution(s) the replayed walk accepted a different "
             "entry than the real run did: the replayed cost is approximate."
         )
     return findings
+
+
+def _in_situ_findings(report: GuardReport) -> list[str]:
+    """The headline guard figure and whether its cross-check and its breakdown hold."""
+    s = report.in_situ
+    if s is None:
+        return []
+    if s.us_per_call is None:
+        return [f"Guard evaluation was not measured in situ ({s.note}); the replayed checks "
+                f"({report.guard_cost.total_us_per_call:.1f} µs/call) leave out dynamo's "
+                "frame-locals dict and are not a substitute."]
+    call = report.timing.compiled_us_per_call
+    line = (f"Guard evaluation takes {s.us_per_call:.1f} µs of the {call:.1f} µs compiled call "
+            f"({_pct(s.us_per_call / call) if call > 0 else 'n/a'}), timed in situ")
+    eager = report.timing.eager_us_per_call
+    if eager is not None:
+        # a comparison, not a part: the compiled call never runs the eager code
+        line += f"; for comparison, the same calls uncompiled (eager) take {eager:.1f} µs"
+    lines = [line + "."]
+    check = s.cross_check
+    if check.verdict == "disagree":
+        lines.append(
+            f"The profiler's lookup events ({check.us_per_call:.1f} µs/call) DISAGREE with the "
+            f"in-situ figure by more than {_pct(AGREE_WITHIN)} (ratio {check.ratio:.2f}): both "
+            "are shown; the profiler's events carry its own recording cost, which grows with "
+            "the Python guards a lookup runs.")
+    replayed = report.replay_to_in_situ()
+    if replayed is not None:
+        lines.append(
+            f"The replay's checks explain {_pct(replayed)} of it "
+            f"({report.guard_cost.total_us_per_call:.1f} µs/call): the replay passes a ready "
+            "dict, where dynamo builds one per lookup for Python guards, and runs from Python.")
+    b = report.accepted_breakdown
+    if b is not None and b.verdict == "disagree":
+        lines.append(
+            f"The accepted check's breakdown (frame-locals dict + replayed checks) explains "
+            f"{b.in_situ_us - b.residual_us:.1f} of its {b.in_situ_us:.1f} µs in situ "
+            f"(residual {b.residual_us:+.1f} µs): it DISAGREES by more than "
+            f"{_pct(AGREE_WITHIN)}, so read the breakdown's split as an estimate.")
+    return lines
 
 
 def _decomposition_findings(report: GuardReport) -> list[str]:
@@ -90,6 +101,11 @@ def _decomposition_findings(report: GuardReport) -> list[str]:
     graph = by.get("graph")
     if graph is None or d.compiled_us <= 0:
         return []
+    unresolved = [p.name for p in d.parts if not p.resolved]
+    if unresolved:
+        return [f"The hot-loop decomposition cannot resolve {', '.join(unresolved)}: a "
+                f"difference of whole {d.compiled_us:.0f}-µs calls is too coarse for them. The "
+                "in-situ figure times the lookup inside each call and is the answer here."]
     dispatch = d.compiled_us - graph
     lines = [
         f"In the hot loop, dynamo's dispatch (the torch.compile wrapper, frame hook, frame-locals "
@@ -102,9 +118,9 @@ def _decomposition_findings(report: GuardReport) -> list[str]:
     if rejected is not None and report.guard_cost.rejected_checks_per_call >= 0.5:
         n = report.guard_cost.rejected_checks_per_call
         lines.append(
-            f"The walk over rejected entries costs {rejected:.1f} µs per call in situ "
-            f"({n:.1f} entries × {rejected / n:.2f} µs): fewer entries, or an input order that "
-            "finds its entry first, saves that much.")
+            f"In the hot-loop differential, the walk over rejected entries costs {rejected:.1f} "
+            f"µs per call ({n:.1f} entries × {rejected / n:.2f} µs): fewer entries, or an input "
+            "order that finds its entry first, saves that much.")
     disagree = [a.name for a in d.agreement if a.verdict == "disagree"]
     if disagree:
         lines.append(
@@ -120,6 +136,8 @@ def _frame_findings(report: GuardReport) -> list[str]:
                 if f.decomposition is not None and f.decomposition.available
                 and f.decomposition.part("graph") is None]
     if len(measured) < 2:
+        return []
+    if any(fd.dynamo_us is None or fd.part("dispatch_floor").us is None for _, fd in measured):
         return []
     shares = ", ".join(f"{f.name} {fd.dynamo_us:.1f} µs (floor "
                        f"{fd.part('dispatch_floor').us:.1f})" for f, fd in measured)
@@ -146,7 +164,7 @@ def _walk_findings(report: GuardReport) -> list[str]:
         return [
             f"Each call is accepted by the first entry it checks in every compiled frame (walk "
             f"depth {cost.walk_depth_mean:.1f}, {_entries(n_entries)} in all): the guard cost is "
-            f"the accepted entries' checks, {cost.accepted_us_per_call:.1f} µs/call."
+            f"the accepted entries' checks ({cost.accepted_us_per_call:.1f} µs/call replayed)."
         ]
     total = cost.total_us_per_call
     rejected_share = cost.rejected_us_per_call / total if total else 0.0
@@ -170,7 +188,7 @@ def _walk_findings(report: GuardReport) -> list[str]:
     return [
         f"Each call rejects {rejected:.1f} cache entries on average before one accepts or the "
         f"list ends (walk depth {cost.walk_depth_mean:.1f}; {_entries(n_entries)} in all): {why}. "
-        f"Rejected entries cost {cost.rejected_us_per_call:.1f} µs/call "
-        f"({_pct(rejected_share)} of guard time), accepted checks "
+        f"Replayed, rejected entries cost {cost.rejected_us_per_call:.1f} µs/call "
+        f"({_pct(rejected_share)} of the replayed guard time), accepted checks "
         f"{cost.accepted_us_per_call:.1f} µs/call."
     ]

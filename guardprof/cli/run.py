@@ -23,17 +23,17 @@ from guardprof.progress import Progress
                    "running.")
 @click.option("--no-cross-check", is_flag=True,
               help="Skip the torch.profiler passes (saves ~0.2 s).")
-@click.option("--no-decomposition", is_flag=True,
-              help="Skip the hot-loop decomposition of the compiled call (saves ~4 s on the "
-                   "standard workload).")
+@click.option("--no-decomposition", is_flag=True, hidden=True,
+              help="Kept for old scripts: the decomposition is off unless --decompose.")
 @click.option("--what-if", "what_if", default=None, metavar="VARIANTS", help=WHAT_IF_HELP)
 @click.option("--decompose", is_flag=True,
-              help="With a program after --: when it ends, call each compiled frame again on "
-                   "its sampled calls (up to 20) and take the call apart in the hot loop (graph, "
-                   "dispatch floor, accepted check, rejected entries), as `run` does for a "
-                   "workload. The frames' side effects run again. It compiles two copies per "
-                   "entry that served them: seconds per frame with the eager backend, longer "
-                   "with inductor.")
+              help="Also take the call apart by whole-loop differences (graph, dispatch floor, "
+                   "accepted check, rejected entries), an independent check of the in-situ "
+                   "figure that resolves on small calls (a part it cannot resolve reads "
+                   "'unresolved'). It compiles two copies per input signature (~4 s on the "
+                   "standard workload, eager). With a program after --: when it ends, each "
+                   "compiled frame is called again on its sampled calls (up to 20); their side "
+                   "effects run again; longer with inductor.")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[-- python SCRIPT ARGS…]")
 def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
         no_cross_check: bool, no_decomposition: bool, what_if: str | None, decompose: bool,
@@ -41,9 +41,11 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
     """Run the standard guard benchmark (or --target) and explain its guard cost.
 
     The first line has the original benchmark's format (µs per iteration of all calls, and the
-    warm-up seconds). Then: eager baseline and overhead, guard time per call replayed from the
-    real cache order, a torch.profiler cross-check, every cache entry with its guards and the
-    recompile reason that created it, and what it means.
+    warm-up seconds). Then the answer: guard evaluation per call timed in situ (each cache lookup
+    of the real loop timed from the torch.compile wrapper to dynamo's guard-complete hook, less a
+    guard-free lookup), its torch.profiler cross-check, the entries walked and why they exist.
+    Then the method, the replay that breaks the figure down by entry, the timing, every cache
+    entry with its guards and recompile reason, and what it means.
 
     After `--`, an unmodified program instead: `guardprof run -- python train.py ARGS` (or
     `-- python -m pkg.train`) runs it in this process, its output untouched, and at its exit
@@ -59,6 +61,7 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
       guardprof run --target my_workload.py:make --backend eager
       guardprof run --load result.json               # re-render a saved report
       guardprof run --json guards.json -- python train.py --epochs 1
+      guardprof run --decompose --backend eager      # and the whole-loop differential
       guardprof run --decompose -- python train.py   # and take each frame's call apart
     """
     from guardprof.model import envelope
@@ -79,9 +82,9 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
 
         run_program(program, json_path, quiet, decompose)
         return
-    if decompose:
-        raise click.UsageError("--decompose applies to a program after --; a workload's run "
-                               "decomposes by default (--no-decomposition skips it)")
+    if load_path is not None and decompose:
+        raise click.UsageError("--decompose measures a new run, so it cannot be used with "
+                               "--load (which re-renders a saved report)")
     if load_path is not None and json_path is not None:
         raise click.UsageError("--load re-renders a saved report; --json would only copy it")
     if load_path is not None and what_if is not None:
@@ -111,7 +114,7 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
 
         with Progress(enabled=None if not quiet else False) as progress:
             report = explained(measure(spec, progress, cross_check=not no_cross_check,
-                                       decomposition=not no_decomposition))
+                                       decomposition=decompose and not no_decomposition))
     if json_path is not None and load_path is None:
         save_report(report, json_path)
     click.echo(report.result_line if quiet else render(report), nl=quiet)

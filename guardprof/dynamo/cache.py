@@ -45,10 +45,13 @@ def compiled_codes() -> list[types.CodeType]:
     """
     from torch._dynamo import convert_frame
 
+    from guardprof.dynamo.lookup_clock import PROBE_FILE_PREFIX
+
     codes = []
     for ref in list(convert_frame.input_codes.seen):
         code = ref()
-        if code is not None and cache_entries(code):
+        if (code is not None and not code.co_filename.startswith(PROBE_FILE_PREFIX)
+                and cache_entries(code)):
             codes.append(code)
     return codes
 

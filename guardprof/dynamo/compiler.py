@@ -82,6 +82,17 @@ def skip_all_guards_filter() -> Callable[..., Any] | None:
     return getattr(torch.compiler, "skip_all_guards_unsafe", None)
 
 
+def saved_tensors_hooks_only_filter() -> Callable[..., Any]:
+    """A guard filter that keeps only the root lambda guard every frame has
+    (`top_saved_tensors_hooks ids == None`, AUTOGRAD_SAVED_TENSORS_HOOKS): the guard that makes
+    dynamo build a dict of the frame's locals on every lookup."""
+
+    def keep(entries: list) -> list[bool]:
+        return [e.guard_type == "AUTOGRAD_SAVED_TENSORS_HOOKS" for e in entries]
+
+    return keep
+
+
 # --- cache entries --------------------------------------------------------------------------
 
 

@@ -19,15 +19,18 @@ frame callback before that frame (~10–20 ms), so samples are spaced in time by
 
 from __future__ import annotations
 
+import random
 import signal
 import sys
+import time
 import types
 from collections.abc import Callable
 from typing import Any
 
-from guardprof.dynamo import compiler
+from guardprof.dynamo import compiler, lookup_clock
 
 MAX_SKIPPED = 50_000  # calls an armed profile waits for the frame; past it the sample is lost
+SPANS_KEPT = 4096  # lookup spans kept per torch.compile wrapper (a uniform sample past that)
 
 
 def available() -> bool:
@@ -51,8 +54,14 @@ class LookupHook:
     """
 
     def __init__(self, should_sample: Callable[[], bool], snapshot: Callable[[], Any],
-                 on_frame: Callable[[types.FrameType, Any], None],
-                 after_miss: Callable[[Any], Any] | None = None) -> None:
+                 on_frame: Callable[[types.FrameType, Any, tuple[int, int] | None], None],
+                 after_miss: Callable[[Any], Any] | None = None, timed: bool = False) -> None:
+        """`timed`: stamp where the torch.compile wrapper arms dynamo (`LookupClock`'s arming
+        stand-in); every lookup's span in ns (armed → this hook, the first thing it does) is kept
+        in `spans` by the id of the callback the wrapper armed (one per torch.compile), and
+        `on_frame` gets the sampled lookup's (span, that id), or None where the lookup's start
+        was not stamped (a resume frame, entered from inside a compiled frame)."""
+        import torch._dynamo.eval_frame as eval_frame
         from torch._dynamo.convert_frame import input_codes, output_codes
         from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
@@ -64,7 +73,25 @@ class LookupHook:
         self._installed = False
         self.slots_used = {"profile": 0, "trace": 0}  # one-shot hooks set, by slot
         state: dict[str, Any] = {"pending": None, "armed": None, "skipped": 0, "signal": None,
-                                 "slot": None, "pending_hit": True}
+                                 "slot": None, "pending_hit": True, "span": None}
+        now = time.perf_counter_ns
+        started = [0]  # when the wrapper last armed dynamo (0: not since the last lookup)
+        armed_by: list[Any] = [None]  # the callback it armed with: one per torch.compile
+        # every stamped lookup's span (ns), by the armed callback's id: one torch.compile
+        # wrapper's lookups; at most SPANS_KEPT each (a uniform sample of them past that)
+        self.spans: dict[int, list[int]] = {}
+        self.spans_seen: dict[int, int] = {}
+        keep = random.Random(0)
+        self._eval_frame = eval_frame
+        self._original_arm: Any = None
+        if timed and lookup_clock.unavailable() is None:
+            original = eval_frame._maybe_set_eval_frame
+
+            def on_armed(callback: Any) -> None:
+                started[0], armed_by[0] = now(), callback
+
+            self._original_arm = original
+            self._arm_stamped = lookup_clock.arming_stand_in(original, on_armed)
 
         @compiler.never_compile
         def profile(frame: types.FrameType, event: str, _arg: Any) -> None:
@@ -82,7 +109,7 @@ class LookupHook:
             if code in output_codes or (code in input_codes and _debug_get_cache_entry_list(code)):
                 disarm()
                 taken, state["armed"] = state["armed"], None
-                on_frame(frame, taken)
+                on_frame(frame, taken, state["span"])
                 return
             state["skipped"] += 1
             if state["skipped"] > MAX_SKIPPED:
@@ -98,6 +125,18 @@ class LookupHook:
             # the process aborts. A Ctrl-C or SIGTERM landing here is delivered again once the
             # hook has returned (`signal.raise_signal` here would run the handler at once, and
             # its exception would leave through dynamo's C++: measured, it aborts).
+            ended = now()
+            span, started[0] = (ended - started[0] if started[0] else None), 0
+            if span is not None:
+                key = id(armed_by[0])
+                kept, seen = self.spans.setdefault(key, []), self.spans_seen.get(key, 0) + 1
+                self.spans_seen[key] = seen
+                if len(kept) < SPANS_KEPT:
+                    kept.append(span)
+                else:  # reservoir sampling: every span stays with probability SPANS_KEPT/seen
+                    slot = keep.randrange(seen)
+                    if slot < SPANS_KEPT:
+                        kept[slot] = span
             self.lookups += 1
             try:
                 if self._previous is not None:
@@ -105,7 +144,7 @@ class LookupHook:
                 if state["signal"] is not None:
                     deliver_later(state["signal"])  # a user profiler held the profile: retry
                 else:
-                    sample(cache_hit)
+                    sample(cache_hit, span)
             except KeyboardInterrupt:
                 deliver_later(signal.SIGINT)
             except SystemExit:
@@ -119,11 +158,12 @@ class LookupHook:
             state["signal"], state["armed"], state["pending"] = signum, None, None
             arm()  # if both slots are taken, the next lookup tries again
 
-        def sample(cache_hit: bool) -> None:
+        def sample(cache_hit: bool, span: int | None) -> None:
             if self.failure is not None:
                 return
             if state["pending"] is not None:
                 taken, state["pending"] = state["pending"], None
+                state["span"] = (span, id(armed_by[0])) if span is not None else None
                 if not state["pending_hit"] and after_miss is not None:
                     taken = after_miss(taken)
                 state["armed"], state["skipped"] = taken, 0
@@ -171,6 +211,8 @@ class LookupHook:
         from torch._C._dynamo.eval_frame import set_guard_complete_hook
 
         self._previous = set_guard_complete_hook(self._complete)
+        if self._original_arm is not None:
+            self._eval_frame._maybe_set_eval_frame = self._arm_stamped
         self._installed = True
 
     def remove(self) -> None:
@@ -179,6 +221,8 @@ class LookupHook:
         from torch._C._dynamo.eval_frame import set_guard_complete_hook
 
         set_guard_complete_hook(self._previous)
+        if self._original_arm is not None:
+            self._eval_frame._maybe_set_eval_frame = self._original_arm
         self._installed = False
         self._disarm()  # armed by the last lookup, never fired
         signum, self._state["signal"] = self._state["signal"], None

@@ -30,9 +30,10 @@ from guardprof.progress import SILENT, Progress
 METRICS = {
     "call": ("compiled_us_per_call", "compiled µs/call"),
     "eager": ("eager_us_per_call", "eager µs/call"),
-    "guard": ("guard_us_per_call", "guard µs/call (replayed)"),
-    "guard-rejected": ("rejected_us_per_call", "rejected entries µs/call (replayed)"),
-    "guard-accepted": ("accepted_us_per_call", "accepted entry µs/call (replayed)"),
+    "guard": ("guard_us_per_call", "guard µs/call (in situ)"),
+    "guard-replayed": ("replayed_guard_us_per_call", "guard µs/call (replayed)"),
+    "guard-rejected": ("replayed_rejected_us_per_call", "rejected entries µs/call (replayed)"),
+    "guard-accepted": ("replayed_accepted_us_per_call", "accepted entry µs/call (replayed)"),
 }
 DEFAULT_PAIRS = 5
 DEFAULT_MAX_PAIRS = 15

@@ -296,8 +296,8 @@ def compiled_copy(prepared: Any, n: int, filename: str, members: list,
 
 
 def _part(name: str, values: list[float], method: str | None = None) -> dm.Part:
-    return dm.Part(name, *median_and_quartiles(values), method or PART_METHODS[name],
-                   [float(v) for v in values])
+    return dm.part_of(name, *median_and_quartiles(values), method or PART_METHODS[name],
+                      [float(v) for v in values], difference=name != dm.GRAPH)
 
 
 def _result(loops: list[_Loop], replayed: GuardCost, headline_us: float, number: int,
@@ -315,7 +315,8 @@ def _result(loops: list[_Loop], replayed: GuardCost, headline_us: float, number:
                            "one-entry copies − bypass: dispatch and the accepted check"))
     parts.append(_part(dm.REJECTED_ENTRIES, [compiled[r] - one[r] for r in rounds]))
     compiled_us = statistics.median(compiled)
-    unattributed = compiled_us - sum(p.us for p in parts)
+    unattributed = (None if any(p.us is None for p in parts)
+                    else compiled_us - sum(p.us for p in parts))
     in_situ = {p.name: p.us for p in parts}
     low = {p.name: p.low for p in parts}
     agreement = []

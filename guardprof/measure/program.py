@@ -27,10 +27,11 @@ from guardprof.dynamo.cache import EntryHandle
 from guardprof.dynamo.compile_log import CompileRecorder
 from guardprof.dynamo.dispatcher import Dispatcher
 from guardprof.dynamo.guard_tree import build_entry_tree
-from guardprof.measure import program_parts
+from guardprof.measure import in_situ, program_parts
 from guardprof.measure.capture import Capture, Invocation, naming_of
 from guardprof.measure.replay import ReplayTimer
 from guardprof.measure.replay import method as replay_method
+from guardprof.model.in_situ import Check, InSitu
 from guardprof.model.program_report import (
     ProgramCallable,
     ProgramEntry,
@@ -45,6 +46,15 @@ SAMPLE_INTERVAL_S = 0.2  # at least this long between later samples
 SPACING_FACTOR = 50  # ... and at least this many times the last sample's own cost
 REPLAY_SECONDS = 2.0  # all samples' replay together
 MIN_SPACED_FOR_SHARES = 10
+PROGRAM_IN_SITU_METHOD = (
+    "direct, in situ: {which}, each timed while the program ran from the torch.compile wrapper "
+    "arming dynamo to dynamo's guard-complete hook, less the same span of a guard-free lookup "
+    "(a probe frame with as many arguments, timed after the program); mean [95% interval, ±1.96 "
+    "standard errors]"
+)
+NO_CHECK_METHOD = "torch.profiler lookup events"
+NO_CHECK_NOTE = ("not run: the program ran once, and its lookups were not profiled (profiling "
+                 "them would slow the program it measures)")
 
 
 @dataclass
@@ -57,6 +67,8 @@ class Sample:
     # compiled frame); kept so that `decompose` can call the frame again as the program did
     dispatcher: Dispatcher | None = None
     autograd: tuple[bool, bool] = (True, False)  # (grad enabled, inference mode) of the call
+    lookup_ns: int | None = None  # the sampled lookup's span, in situ (None: not stamped)
+    armed_by: int | None = None  # which torch.compile wrapper armed it (the callback's id)
 
 
 @dataclass
@@ -163,7 +175,7 @@ class ProgramRecorder:
                                "at the end")
             return self
         self._hook = lookup_hook.LookupHook(self._should_sample, self._snapshot, self._on_frame,
-                                            self._after_miss)
+                                            self._after_miss, timed=True)
         self._hook.install()
         self._t0 = time.perf_counter()  # after torch._dynamo's import: the program's time only
         return self
@@ -216,7 +228,8 @@ class ProgramRecorder:
             walked[code] = [e for e in entries if e.compile_id not in known] + before
         return walked
 
-    def _on_frame(self, frame: types.FrameType, order: dict) -> None:
+    def _on_frame(self, frame: types.FrameType, order: dict,
+                  span: tuple[int, int] | None) -> None:
         code = frame.f_code
         served = None
         input_code = code if code in order else None
@@ -232,7 +245,8 @@ class ProgramRecorder:
                                        self._snapshot_at - self._t0, call_site(frame.f_back),
                                        dispatcher.of_frame(frame, input_code)
                                        if served and self.keep_dispatchers else None,
-                                       dispatcher.current_autograd_mode()))
+                                       dispatcher.current_autograd_mode(),
+                                       *(span or (None, None))))
         now = time.perf_counter()
         self.sample_costs_s.append(now - self._snapshot_at)
         self._next_at = now + max(self.interval_s, SPACING_FACTOR * (now - self._snapshot_at))
@@ -249,7 +263,10 @@ class ProgramRecorder:
         codes = [code for code in cache.compiled_codes()  # frames this recording saw run
                  if code in sampled or any(e.compile_id in compiled_here
                                            for e in cache.cache_entries(code))]
-        frames = [self._frame(code, replayed, lookups) for code in codes]
+        progress.update("in situ: timing the guard-free probe frames")
+        floors = in_situ.probe_floors({in_situ.arg_count(c) for c in codes})
+        spans = self._hook.spans if self._hook is not None else {}
+        frames = [self._frame(code, replayed, lookups, floors, spans) for code in codes]
         if decompose:  # after the frames are read: calling them again reorders their caches
             parts = program_parts.decompose_frames(self.samples, progress)
             progress.clear()
@@ -309,7 +326,8 @@ class ProgramRecorder:
             out.append((sample, [(s.compile_id, s.passed, s.seconds * 1e6) for s in steps]))
         return out
 
-    def _frame(self, code: types.CodeType, replayed: list, lookups: int) -> ProgramFrame:
+    def _frame(self, code: types.CodeType, replayed: list, lookups: int,
+               floors: in_situ.Floors, spans: dict[int, list[int]]) -> ProgramFrame:
         mine = [(s, walk) for s, walk in replayed if s.invocation.code is code]
         f_locals = mine[0][0].invocation.f_locals if mine else None
         naming = naming_of(code, f_locals)
@@ -332,7 +350,9 @@ class ProgramRecorder:
         spaced = self.samples[self.first_samples:]
         basis = spaced if len(spaced) >= MIN_SPACED_FOR_SHARES else self.samples
         share_of = sum(1 for s in basis if s.invocation.code is code)
-        per_call = tally.guard_us_per_call
+        situ = frame_in_situ(code, [s for s, _ in mine], floors,
+                             self._own_spans(code, spans))
+        per_call = situ.us_per_call if situ.us_per_call is not None else tally.guard_us_per_call
         estimated_calls = share_of / len(basis) * lookups if mine and basis else None
         callables = self._callables(code, mine)
         name, filename, firstlineno = naming.name, naming.filename, naming.firstlineno
@@ -345,14 +365,28 @@ class ProgramRecorder:
             entries=entries, sampled_calls=len(mine),
             sampled_fell_back=sum(1 for s, _ in mine if s.invocation.served_by is None),
             walk_depths=tally.walk_depths,
-            guard_us_per_call=per_call,
+            guard_us_per_call=tally.guard_us_per_call,
             rejected_us_per_call=tally.rejected_us_per_call,
             estimated_calls=estimated_calls,
             estimated_guard_s=(per_call * 1e-6 * estimated_calls
                                if per_call is not None and estimated_calls is not None else None),
             merged_callables=len(callables),
             call_sites=tally.call_sites,
-            callables=callables if len(callables) > 1 else [])
+            callables=callables if len(callables) > 1 else [],
+            in_situ=situ)
+
+    def _own_spans(self, code: types.CodeType, spans: dict[int, list[int]]) -> list[int] | None:
+        """Every stamped lookup span of the torch.compile wrappers whose sampled lookups ran
+        only this frame; None where a wrapper's samples ran other frames too (then only the
+        sampled spans are this frame's)."""
+        wrappers: dict[int, set] = {}
+        for sample in self.samples:
+            if sample.armed_by is not None:
+                wrappers.setdefault(sample.armed_by, set()).add(sample.invocation.code)
+        mine = [w for w, codes in wrappers.items() if code in codes]
+        if not mine or any(len(wrappers[w]) > 1 for w in mine):
+            return None
+        return [span for w in mine for span in spans.get(w, [])]
 
     def _callables(self, code: types.CodeType, mine: list) -> list[ProgramCallable]:
         """Per callable on a torch wrapper code (its `fn` local), its share of the samples."""
@@ -373,6 +407,45 @@ class ProgramRecorder:
                 guard_us_per_call=tally.guard_us_per_call,
                 rejected_us_per_call=tally.rejected_us_per_call, call_sites=tally.call_sites))
         return sorted(out, key=lambda c: -c.sampled_calls)
+
+
+def frame_in_situ(code: types.CodeType, samples: list[Sample], floors: in_situ.Floors,
+                  all_spans: list[int] | None = None) -> InSitu:
+    """A frame's guard figure from its lookups timed while the program ran: every stamped
+    lookup of its torch.compile wrapper (`all_spans`, ns), or its sampled lookups alone."""
+    no_check = Check(NO_CHECK_METHOD, None, note=NO_CHECK_NOTE)
+    if floors.why_not is not None:
+        return InSitu(None, None, None, PROGRAM_IN_SITU_METHOD, no_check, note=floors.why_not)
+    sampled = [s.lookup_ns / 1e3 for s in samples if s.lookup_ns is not None]
+    spans = [s / 1e3 for s in all_spans] if all_spans else sampled
+    if not spans:
+        why = ("not sampled" if not samples else
+               "none of its sampled lookups had a stamped start (a frame entered from inside "
+               "another compiled frame, not through the torch.compile wrapper)")
+        return InSitu(None, None, None, PROGRAM_IN_SITU_METHOD, no_check, note=why)
+    n = in_situ.arg_count(code)
+    floor = floors.floor_us[n]
+    guards = [span - floor for span in spans]
+    us, low, high = mean_and_interval(guards)
+    which = (f"{len(spans)} lookups of its torch.compile wrapper" if all_spans else
+             f"its {len(spans)} sampled lookups (its wrapper's others ran other frames too)")
+    missing = len(samples) - len(sampled)
+    return InSitu(us, low, high, PROGRAM_IN_SITU_METHOD.format(which=which), no_check,
+                  lookup_us=statistics.fmean(spans), floor_us=floor, lookups_per_call=1.0,
+                  rounds=len(guards),
+                  note=None if not missing else
+                  f"{missing} of {len(samples)} sampled lookups had no stamped start (entered "
+                  "from inside a compiled frame): not timed")
+
+
+def mean_and_interval(values: list[float]) -> tuple[float, float, float]:
+    """The mean (a frame's calls differ in walk depth, so the mean is the per-call figure) and
+    its 95% interval, mean ± 1.96 standard errors."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, mean, mean
+    half = 1.96 * statistics.stdev(values) / len(values) ** 0.5
+    return mean, mean - half, mean + half
 
 
 def merged_name(names: list[str]) -> str:

@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 import types
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -19,10 +20,14 @@ from guardprof.dynamo import cache, compile_log, compiler, guard_walk, profiler_
 from guardprof.dynamo.compile_log import CompileRecorder
 from guardprof.measure.capture import Capture, capture_iteration, frame_naming
 from guardprof.measure.decomposition import decompose
+from guardprof.measure.in_situ import InSituTimer
 from guardprof.measure.noise import NoiseProbe
 from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
 from guardprof.model.decomposition import FrameDecomposition
+from guardprof.model.in_situ import AcceptedBreakdown, BreakdownRow, InSitu
+from guardprof.model.in_situ import Check as InSituCheck
+from guardprof.model.in_situ import verdict as in_situ_verdict
 from guardprof.model.run_report import (
     CallGuardCost,
     CrossCheck,
@@ -59,6 +64,18 @@ CROSS_CHECK_MIN_CALLS = 200  # per pass
 CROSS_CHECK_MAX_ITERATIONS = 50  # per pass
 CROSS_CHECK_PASSES = 3
 REPLAY_BLOCKS = 3
+MIN_IN_SITU_ROUNDS = 10  # an interval (and compare's saved-mode gate) from at least this many
+IN_SITU_TARGET_SPREAD = 0.10  # more rounds while the quartiles span more than this of the median
+IN_SITU_EXTRA_BUDGET_S = 1.5  # ... within this much more time
+PROFILER_CHECK_METHOD = (
+    "torch.profiler 'TorchDynamo Cache Lookup' events (dynamo's own record around its walk), "
+    "summed per call, in 3 passes between the headline's rounds, median of the passes; raw: "
+    "the profiler's own cost per event is not subtracted"
+)
+FRAME_LOCALS_METHOD = (
+    "in situ: a probe frame with as many arguments keeping only the root lambda guard, less the "
+    "guard-free probe: the dict of frame locals dynamo builds for a Python guard"
+)
 
 
 def cross_check_method(passes: int) -> str:
@@ -157,17 +174,35 @@ def measure_warm(
     spec, prepared = warmed.spec, warmed.prepared
     calls = prepared.calls
     lookups = _LookupEvents.plan(warmed.run_compiled(), len(calls))
+    # One iteration captured first (it leaves the cache in the order any iteration does): which
+    # frames each call runs, on which locals; the in-situ rounds need its frames.
+    progress.update("capturing one iteration's frames and cache order")
+    capture = capture_iteration(prepared.compiled, calls)
+    in_situ_timer = in_situ_timer_for(prepared, capture, progress)
     noise = NoiseProbe()
     noise.start()
+
+    def after_each_round() -> None:
+        noise.sample()
+        in_situ_timer.time_round()
+
     compiled_s = time_loop(
         warmed.run_compiled(), warmed.number, spec.repeat, spec.device, "compiled", progress,
         between_rounds=_AfterRounds(
             _spread(CROSS_CHECK_PASSES, spec.repeat) if cross_check else set(),
-            lookups.record_pass, every=noise.sample),
+            lookups.record_pass, every=after_each_round),
     )
     noise.stop()
-    progress.update("capturing one iteration's frames and cache order")
-    capture = capture_iteration(prepared.compiled, calls)
+    # As torch.utils.benchmark's adaptive_autorange: more rounds until the quartiles are narrow
+    # enough, within a budget (the report states the resolution reached).
+    extra_until = time.perf_counter() + IN_SITU_EXTRA_BUDGET_S
+    while in_situ_timer.why_not is None and (
+            len(in_situ_timer.rounds) < MIN_IN_SITU_ROUNDS
+            or (not in_situ_timer.settled(IN_SITU_TARGET_SPREAD)
+                and time.perf_counter() < extra_until)):
+        progress.update(f"in situ: round {len(in_situ_timer.rounds) + 1} (until its quartiles "
+                        f"span ≤ {100 * IN_SITU_TARGET_SPREAD:.0f}% of the median)")
+        in_situ_timer.time_round()
     # Replay blocks spread over the eager timing (between its rounds), as the profiler passes
     # are over the compiled one: one burst of machine noise then spoils one block, not all.
     timer = ReplayTimer(capture)
@@ -189,6 +224,8 @@ def measure_warm(
         timer.time_block(block_s, progress)
     replayed = timer.result()
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
+    progress.update("in situ: timing the guard-free probe frames")
+    in_situ, frame_locals_us = in_situ_timer.result(profiler_check(check))
     guard_cost = guard_cost_of(replayed, len(calls), timer.block_results())
     headline_us = statistics.median(compiled_s) * 1e6 / (warmed.number * len(calls))
     by_frame = replayed_by_frame(replayed, len(calls))
@@ -228,7 +265,42 @@ def measure_warm(
         dynamo_counters=warmed.compile_counters,
         decomposition=decomposed.call if decomposed else None,
         noise=noise.result(),
+        in_situ=in_situ,
+        accepted_breakdown=accepted_breakdown(in_situ, frame_locals_us,
+                                              guard_cost.accepted_us_per_call),
     )
+
+
+def in_situ_timer_for(prepared: PreparedWorkload, capture: Capture,
+                      progress: Progress = SILENT) -> InSituTimer:
+    """The in-situ timer of the workload's own loop: each call's frames, in the order its
+    lookups run them, from the captured iteration."""
+    calls = prepared.calls
+    frames = [[inv.code for inv in capture.invocations if inv.call_index == i]
+              for i in range(len(calls))]
+    namespaces = [inv.f_globals for inv in capture.invocations if inv.f_globals is not None]
+    return InSituTimer([(prepared.compiled, c) for c in calls], frames, namespaces)
+
+
+def profiler_check(check: CrossCheck) -> InSituCheck:
+    """The profiler's lookup events as the in-situ figure's cross-check."""
+    if not check.available:
+        return InSituCheck(PROFILER_CHECK_METHOD, None, note=check.note)
+    return InSituCheck(PROFILER_CHECK_METHOD, check.per_call_us)
+
+
+def accepted_breakdown(in_situ: InSitu, frame_locals_us: float | None,
+                       replayed_accepted_us: float) -> AcceptedBreakdown | None:
+    """The in-situ accepted check = frame-locals dict (in situ, the probes) + the accepted
+    entry's replayed checks + a residual; checked against the in-situ figure at ±15%."""
+    if in_situ.accepted_us is None or frame_locals_us is None:
+        return None
+    rows = [BreakdownRow("frame_locals", frame_locals_us, FRAME_LOCALS_METHOD),
+            BreakdownRow("guard_checks", replayed_accepted_us, REPLAY_METHOD)]
+    explained_us = sum(r.us for r in rows)
+    ratio, verdict = in_situ_verdict(in_situ.accepted_us, explained_us)
+    return AcceptedBreakdown(in_situ.accepted_us, rows, in_situ.accepted_us - explained_us,
+                             ratio, verdict)
 
 
 def environment(device: str) -> Environment:

@@ -20,17 +20,34 @@ AGREE_WITHIN = 0.15  # replayed and in-situ figures "agree" within ±15%
 @dataclass(frozen=True)
 class Part:
     name: str
-    us: float  # median over rounds of the per-round difference, per call
+    us: float | None  # median over rounds of the per-round difference, per call; None: unresolved
     low: float  # 25th percentile of the per-round differences
     high: float  # 75th percentile
     method: str
     rounds_us: list[float] = field(default_factory=list)  # the per-round differences themselves
+    resolved: bool = True
+    reason: str | None = None  # why it is unresolved, in numbers
+
+
+def part_of(name: str, median: float, low: float, high: float, method: str,
+            rounds_us: list[float], *, difference: bool = True) -> Part:
+    """A part, resolved or not: a difference of loops whose quartiles reach 0, or are wider than
+    the part itself, cannot be told from nothing and gets no figure (a loop's own time, such as
+    the graph's, is never a difference)."""
+    if not difference:
+        return Part(name, median, low, high, method, rounds_us)
+    if low > 0 and high - low <= abs(median):
+        return Part(name, median, low, high, method, rounds_us)
+    why = "reach 0" if low <= 0 else "are wider than the part"
+    return Part(name, None, low, high, method, rounds_us, resolved=False,
+                reason=f"its rounds' quartiles [{low:.1f}, {high:.1f}] µs {why} (median "
+                       f"{median:.1f} µs): a difference of whole-call loops cannot resolve it")
 
 
 @dataclass(frozen=True)
 class Agreement:
     name: str
-    in_situ_us: float
+    in_situ_us: float | None  # None: the in-situ part is unresolved
     replayed_us: float  # the replay's figure, or a second in-situ estimate (`method` says)
     ratio: float | None  # replayed / in situ
     verdict: str  # "agree" | "disagree" | "unresolved" | "n/a"
@@ -42,7 +59,7 @@ class Decomposition:
     available: bool
     compiled_us: float  # the compiled call in the decomposition's own rounds
     parts: list[Part] = field(default_factory=list)
-    unattributed_us: float = 0.0
+    unattributed_us: float | None = 0.0  # None where a part is unresolved
     agreement: list[Agreement] = field(default_factory=list)
     rounds: int = 0
     number: int = 0  # iterations per round, every loop
@@ -70,15 +87,21 @@ class FrameDecomposition:
         return next((p for p in self.parts if p.name == name), None)
 
     @property
-    def dynamo_us(self) -> float:
-        """This frame's dispatch and guard checks (the graph is not split per frame)."""
-        return sum(p.us for p in self.parts if p.name != GRAPH)
+    def dynamo_us(self) -> float | None:
+        """This frame's dispatch and guard checks (the graph is not split per frame); None
+        where a part is unresolved."""
+        parts = [p for p in self.parts if p.name != GRAPH]
+        if any(p.us is None for p in parts):
+            return None
+        return sum(p.us for p in parts)
 
 
-def verdict(in_situ: float, other: float, in_situ_low: float | None = None
+def verdict(in_situ: float | None, other: float, in_situ_low: float | None = None
             ) -> tuple[float | None, str]:
-    """±15% agreement; "unresolved" where the in-situ figure's own interval reaches 0 (a part
-    too small for the rounds to tell from nothing: no ratio to judge), "n/a" where it is ≤ 0."""
+    """±15% agreement; "unresolved" where the in-situ figure is unresolved or its own interval
+    reaches 0 (no ratio to judge), "n/a" where it is ≤ 0."""
+    if in_situ is None:
+        return None, "unresolved"
     if in_situ <= 0:
         return None, "n/a"
     ratio = other / in_situ

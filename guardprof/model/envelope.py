@@ -18,8 +18,9 @@ from typing import Any
 from guardprof.errors import GuardprofError
 from guardprof.fileio import read_json, write_text_atomic
 
-SCHEMA_VERSION = 4  # 2: the run report's `decomposition`; 3: its `noise` and replay blocks;
-# 4: each frame's `decomposition`
+SCHEMA_VERSION = 5  # 2: the run report's `decomposition`; 3: its `noise` and replay blocks;
+# 4: each frame's `decomposition`; 5: `in_situ` (the headline guard figure), parts' `resolved`,
+# `accepted_breakdown`
 
 RUN = "guardprof-run"
 GUARDS = "guardprof-guards"

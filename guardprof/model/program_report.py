@@ -13,6 +13,7 @@ from pathlib import Path
 from guardprof.model import envelope
 from guardprof.model.decomposition import Decomposition
 from guardprof.model.guards_report import EntryGuards
+from guardprof.model.in_situ import InSitu
 
 
 @dataclass
@@ -61,7 +62,8 @@ class ProgramFrame:
     guard_us_per_call: float | None  # replayed, mean over the sampled calls (rejected + accepted)
     rejected_us_per_call: float | None
     estimated_calls: float | None  # share of samples × all lookups, an estimate (None: unsampled)
-    estimated_guard_s: float | None  # estimated_calls × guard_us_per_call: an estimate
+    # estimated_calls × the in-situ guard figure (the replayed one where none): an estimate
+    estimated_guard_s: float | None
     merged_callables: int = 0  # distinct callables whose samples share this torch wrapper code
     # the program's lines that made the sampled calls (`train.py:12 (main)`) → sampled calls,
     # most first: a module's frame is torch's code, the call site is the user's
@@ -72,6 +74,8 @@ class ProgramFrame:
     # the frame's hot-loop decomposition on its sampled calls, called again after the program
     # (`guardprof run --decompose -- …`); None: not asked for, or the frame was not sampled
     decomposition: Decomposition | None = None
+    # the headline guard figure: its sampled lookups timed in situ while the program ran
+    in_situ: InSitu | None = None
 
     @property
     def label(self) -> str:

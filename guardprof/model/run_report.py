@@ -13,6 +13,7 @@ from typing import Any
 
 from guardprof.model import envelope
 from guardprof.model.decomposition import Decomposition, FrameDecomposition
+from guardprof.model.in_situ import AcceptedBreakdown, InSitu
 from guardprof.model.noise import Noise
 from guardprof.model.stats import SampleStats
 
@@ -232,6 +233,11 @@ class GuardReport:
     decomposition: Decomposition | None = None
     # The machine's own noise during the run: a reference loop timed between rounds.
     noise: Noise | None = None
+    # The headline guard figure: guard evaluation timed in situ, call by call, in the real loop;
+    # the replay (guard_cost) is its breakdown.
+    in_situ: InSitu | None = None
+    # The in-situ accepted check = frame-locals dict + replayed checks + residual.
+    accepted_breakdown: AcceptedBreakdown | None = None
 
     @property
     def entries(self) -> list[EntryReport]:
@@ -254,15 +260,22 @@ class GuardReport:
                 totals[kind] = totals.get(kind, 0) + count
         return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
-    def guard_share_of_call(self) -> float | None:
-        per_call = self.timing.compiled_us_per_call
-        return self.guard_cost.total_us_per_call / per_call if per_call > 0 else None
+    def guard_us(self) -> float | None:
+        """The headline guard figure, µs per call: in situ, or None where it was not measured
+        (the replay is never put in its place)."""
+        return self.in_situ.us_per_call if self.in_situ is not None else None
 
-    def cross_check_ratio(self) -> float | None:
-        replayed = self.guard_cost.total_us_per_call
-        if self.cross_check.per_call_us is None or replayed <= 0:
+    def guard_share_of_call(self) -> float | None:
+        """The in-situ guard figure's share of the headline call."""
+        guard, per_call = self.guard_us(), self.timing.compiled_us_per_call
+        return guard / per_call if guard is not None and per_call > 0 else None
+
+    def replay_to_in_situ(self) -> float | None:
+        """How much of the in-situ figure the replay's checks explain (replayed / in situ)."""
+        guard = self.guard_us()
+        if guard is None or guard <= 0:
             return None
-        return self.cross_check.per_call_us / replayed
+        return self.guard_cost.total_us_per_call / guard
 
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -276,13 +289,15 @@ def summary(report: GuardReport) -> dict[str, float | int | None]:
         "compiled_us_per_call": timing.compiled_us_per_call,
         "eager_us_per_call": timing.eager_us_per_call,
         "overhead_us_per_call": timing.overhead_us_per_call,
-        "guard_us_per_call": cost.total_us_per_call,
-        "rejected_us_per_call": cost.rejected_us_per_call,
-        "accepted_us_per_call": cost.accepted_us_per_call,
+        "guard_us_per_call": report.guard_us(),  # in situ (None: not measured)
+        "rejected_us_per_call": report.in_situ.rejected_us if report.in_situ else None,
+        "accepted_us_per_call": report.in_situ.accepted_us if report.in_situ else None,
+        "replayed_guard_us_per_call": cost.total_us_per_call,
+        "replayed_rejected_us_per_call": cost.rejected_us_per_call,
+        "replayed_accepted_us_per_call": cost.accepted_us_per_call,
         "walk_depth_mean": cost.walk_depth_mean,
         "guard_share_of_call": report.guard_share_of_call(),
         "profiler_us_per_call": report.cross_check.per_call_us,
-        "profiler_to_replay_ratio": report.cross_check_ratio(),
         "cache_entries": report.entry_count,
         "off_cpu": report.noise.off_cpu if report.noise else None,
         "reference_python_us": report.noise.python_us.median if report.noise else None,

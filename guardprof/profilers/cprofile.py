@@ -4,7 +4,8 @@ cProfile cannot see guard evaluation: dynamo runs a frame's guards in C++ before
 starts, so cProfile books their time as self time (`tottime`) of whatever Python function
 called the compiled frame — `torch/_dynamo/eval_frame.py:compile_wrapper` for a
 `torch.compile`d function. The derived profile moves the measured (replayed) guard time out of
-that self time into one synthetic callee per compiled frame, `[dynamo guards] foo (10 entries)`;
+that self time into one synthetic callee per compiled frame, `[dynamo guards] foo (10 entries)`
+(the in-situ guard figure, split between frames as the replay splits it);
 the profile's total time is unchanged and its callers/callees stay consistent. The raw cProfile
 data is written beside it, untouched.
 """
@@ -86,8 +87,17 @@ def run_cprofile(spec: WorkloadSpec, iterations: int | None = None,
     raw: Stats = profiler.stats
     report = explained(measure_warm(warmed, progress, eager_baseline=False, cross_check=False))
     notes: list[str] = []
+    # The in-situ guard figure, split between frames as the replay splits it; the replay alone
+    # only where no in-situ figure could be had, and then a note says so.
+    guard_us = report.guard_us()
+    if guard_us is None:
+        guard_us = report.guard_cost.total_us_per_call
+        why = report.in_situ.note if report.in_situ is not None else "not run"
+        notes.append(f"guard evaluation was not measured in situ ({why}): the [dynamo guards] "
+                     "entries hold the replayed checks, which leave out dynamo's frame-locals "
+                     "dict")
     # float(): numpy scalars would be marshalled as bytes, which pstats cannot read
-    per_iteration_s = float(report.guard_cost.total_us_per_call) * 1e-6 * len(warmed.prepared.calls)
+    per_iteration_s = float(guard_us) * 1e-6 * len(warmed.prepared.calls)
     frame_s = {key: share * per_iteration_s * iterations
                for key, share in _frame_shares(report).items()}
     nodes = plan_guard_nodes(entries, _frame_codes(), frame_s, notes,

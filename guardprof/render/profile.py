@@ -11,6 +11,7 @@ from pathlib import Path
 from guardprof.analysis.pstats_tables import top_by_self_time
 from guardprof.analysis.pyspy_frames import frame_name
 from guardprof.model.profiles import CProfileRun, FlameResult, FuncKey, ProgramCProfileRun
+from guardprof.render.in_situ import guard_figure
 from guardprof.render.text_table import table
 
 AGREEMENT_TOLERANCE = 0.25  # sampled and replayed shares "agree" within ±25 %
@@ -47,11 +48,11 @@ def render_cprofile(run: CProfileRun, derived_path: Path, raw_path: Path, top: i
         f"  profile total: {run.total_s:.3f} s (pstats total time; the same in both files)",
         "",
     ]
-    guard_us = report.guard_cost.total_us_per_call
-    share = report.guard_share_of_call()
+    guard_us, label = guard_figure(report)
+    call = report.timing.compiled_us_per_call
     lines.append(
-        f"Guard evaluation — replayed: {guard_us:.1f} µs/call"
-        + (f" = {100 * share:.0f}% of the unprofiled call" if share is not None else "")
+        f"Guard evaluation — {label}: {guard_us:.1f} µs/call"
+        + (f" = {100 * guard_us / call:.0f}% of the unprofiled call" if call > 0 else "")
     )
     if run.nodes:
         rows = []
@@ -65,7 +66,7 @@ def render_cprofile(run: CProfileRun, derived_path: Path, raw_path: Path, top: i
         lines += table(rows, ["derived entry", "ms", "of profile", "lookups",
                               "taken from the self time of"], "lrrrl")
         lines.append(
-            f"  Its time is the replayed guard time × lookups ({guard_us:.1f} µs/call × "
+            f"  Its time is that guard time × calls ({guard_us:.1f} µs/call × "
             f"{run.iterations * run.calls_per_iteration} calls), not a cProfile measurement: "
             "cProfile books C++ guard checks in the caller's self time."
         )
@@ -253,23 +254,25 @@ def _guard_share_lines(result: FlameResult) -> list[str]:
         lines.append("  (no replayed figure: guardprof did not run this program's workload; "
                      "`guardprof run --target …` measures one)")
         return lines
-    replayed = report.guard_share_of_call()
-    if replayed is None or replayed <= 0:
-        lines.append("  replayed guard share not available")
+    guard_us, label = guard_figure(report)
+    call = report.timing.compiled_us_per_call
+    measured = guard_us / call if call > 0 else None
+    if measured is None or measured <= 0:
+        lines.append("  guard share of the call not available")
         return lines
-    ratio = share / replayed
+    ratio = share / measured
     verdict = "agree" if abs(ratio - 1) <= AGREEMENT_TOLERANCE else "DISAGREE"
     lines += [
-        f"  replayed: {100 * replayed:.1f}% of the unsampled call "
-        f"({report.guard_cost.total_us_per_call:.1f} µs of {report.timing.compiled_us_per_call:.1f}"
-        " µs/call; guard checks replayed on the captured frame locals, timed)",
-        f"  sampled / replayed = {ratio:.2f}: {verdict} (within ±{AGREEMENT_TOLERANCE:.0%} "
-        "counts as agreement)",
+        f"  {label}: {100 * measured:.1f}% of the unsampled call "
+        f"({guard_us:.1f} µs of {call:.1f} µs/call)",
+        f"  sampled / {'in situ' if label == 'in situ' else 'replayed'} = {ratio:.2f}: "
+        f"{verdict} (within "
+        f"±{AGREEMENT_TOLERANCE:.0%} counts as agreement)",
     ]
     if _iqr_per_call(report) > NOISY_IQR * report.timing.compiled_us_per_call:
         lines.append(
             f"  the unsampled timing varied (IQR {_iqr_per_call(report):.1f} µs/call): a busy "
-            "machine moves the replayed share (its denominator) but not the sampled one, "
+            "machine moves that share (its denominator) but not the sampled one, "
             "which is measured within the sampled window"
         )
     return lines

@@ -6,6 +6,7 @@ import re
 
 from guardprof.model.program_report import ProgramFrame, ProgramReport
 from guardprof.render import decomposition
+from guardprof.render.in_situ import figure_line
 from guardprof.render.text_table import table
 
 TOP_KINDS = 4
@@ -37,19 +38,22 @@ def render(report: ProgramReport) -> str:
                  f"but each frame's first, which found no cache and compiled); sampled: "
                  f"{report.samples}")
     lines.append(f"  samples: {report.sample_policy}")
-    lines.append(f"  guard cost {report.replay_method}")
+    method = next((f.in_situ.method for f in report.frames if f.in_situ is not None), None)
+    if method:
+        lines.append(f"  guard figure {method}")
+    lines.append(f"  its breakdown, {report.replay_method}")
     total = sum(f.estimated_guard_s or 0.0 for f in report.frames)
     lines.append("")
     lines.append("frames ranked by estimated guard time over the program "
                  "(calls = lookups × the frame's share of the samples; an estimate):")
     rows = [[f.label, f.called_from, str(len(f.entries)),
              "not sampled" if f.estimated_calls is None else f"{f.estimated_calls:.0f}",
-             str(f.sampled_calls),
-             _us(f.guard_us_per_call),
+             str(f.sampled_calls), _situ(f), _us(f.guard_us_per_call),
              "-" if f.estimated_guard_s is None else f"{f.estimated_guard_s * 1e3:.2f}"]
             for f in report.frames]
     lines += table(rows, ["frame", "called from", "entries", "calls (est.)", "sampled",
-                          "guard µs/call", "guard ms total (est.)"], "llrrrrr")
+                          "guard µs/call in situ", "replayed", "guard ms total (est.)"],
+                   "llrrrrrr")
     lines.append(f"  estimated guard time over the program: {total * 1e3:.2f} ms of "
                  f"{report.wall_s * 1e3:.0f} ms wall")
     for frame in report.frames:
@@ -61,8 +65,21 @@ def render(report: ProgramReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _situ(frame: ProgramFrame) -> str:
+    s = frame.in_situ
+    if s is None or s.us_per_call is None:
+        return "-"
+    return f"{s.us_per_call:.2f} [{s.low:.2f}, {s.high:.2f}]"
+
+
 def _frame_section(frame: ProgramFrame) -> list[str]:
     lines = ["", f"{frame.label}: {len(frame.entries)} cache entries"]
+    lines.append(f"  guard evaluation: {figure_line(frame.in_situ)}")
+    s = frame.in_situ
+    if s is not None and s.us_per_call is not None and s.floor_us is not None:
+        lines.append(f"    its lookup {s.lookup_us:.2f} µs/call less a guard-free lookup's "
+                     f"{s.floor_us:.2f}, over {s.rounds} sampled calls; replayed checks "
+                     f"{_us(frame.guard_us_per_call)} µs/call (the breakdown below)")
     if frame.entries_on:
         where = re.sub(r"\(\S*site-packages/", "(", frame.entries_on)
         lines.append(f"  (its entries sit on {where})")

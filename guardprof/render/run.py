@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from guardprof.model.run_report import FrameReport, GuardReport
-from guardprof.render import decomposition
-from guardprof.render.text_table import compress_indices, table
+from guardprof.render import decomposition, in_situ
+from guardprof.render.text_table import compress_indices, table, wrapped
 
 
 def _us(x: float | None) -> str:
@@ -44,14 +44,15 @@ def _sizes(sizes: list[int]) -> str:
 
 def render(report: GuardReport) -> str:
     env, timing = report.environment, report.timing
-    cost, check = report.guard_cost, report.cross_check
-    lines = [report.result_line, ""]
+    lines = [report.result_line, "", *wrapped(in_situ.lead(report)), ""]
     lines.append(
         f"guardprof {env.guardprof_version} · torch {env.torch_version} · Python "
         f"{env.python_version} · {env.device} ({env.device_name}) · {env.torch_threads} torch "
         f"threads, {env.cpu_count} CPUs"
     )
     lines.append(_workload_line(report))
+    lines += ["", *wrapped(in_situ.method_lines(report.in_situ))]
+    lines += ["", *wrapped(in_situ.breakdown(report))]
     if report.decomposition is not None:
         lines += ["", *decomposition.section(report.decomposition,
                                              report.guard_cost.rejected_checks_per_call)]
@@ -74,40 +75,6 @@ def render(report: GuardReport) -> str:
     if report.noise is not None:
         lines.append(f"  machine noise: {report.noise.line()} — {report.noise.method}")
 
-    # Guard cost
-    lines += ["", f"Guard cost per call — {cost.method}"]
-    share = report.guard_share_of_call()
-    rows = [
-        ["entries checked (walk depth)", f"{cost.walk_depth_mean:.1f}", "entries"],
-        ["rejected entries", f"{cost.rejected_us_per_call:.1f}", "µs"],
-        ["accepted entry", f"{cost.accepted_us_per_call:.1f}", "µs"],
-        ["total guard time", f"{cost.total_us_per_call:.1f}", "µs"],
-    ]
-    if share is not None:
-        rows.append(["share of the compiled call", f"{100 * share:.0f}", "%"])
-    lines += table(rows, ["per call", "value", "unit"], "lrl")
-    lines.append(
-        f"  (subtracted per check: {cost.python_call_overhead_us:.2f} µs, the Python → pybind "
-        "call path and the timer, which dynamo's C++ lookup does not pay)"
-    )
-
-    lines += ["", f"Cross-check — {check.method}"]
-    if check.available:
-        ratio = report.cross_check_ratio()
-        verdict = (
-            "agree" if ratio is not None and abs(ratio - 1) <= check.tolerance else "DISAGREE"
-        )
-        passes = ", ".join(f"{m:.1f}" for m in check.pass_per_call_us)
-        lines.append(
-            f"  {check.events} events over {check.iterations} iterations; per pass, events "
-            f"summed per call [{passes}] µs → median {_us(check.per_call_us)} µs/call (median "
-            f"event {_us(check.median_event_us)} µs) vs replayed "
-            f"{cost.total_us_per_call:.1f} µs/call: ratio {_ratio(ratio)} → {verdict} "
-            f"(tolerance ±{100 * check.tolerance:.0f}%)"
-        )
-    else:
-        lines.append(f"  not available: {check.note}")
-
     for frame in report.frames:
         lines += ["", *_frame_section(frame)]
     if report.unattributed_reasons:
@@ -117,21 +84,17 @@ def render(report: GuardReport) -> str:
             lines.append(f"  … {len(report.unattributed_reasons) - 5} more (see --json)")
 
     lines += ["", "What this means"]
-    lines += [f"  - {f}" for f in report.findings]
+    lines += wrapped([f"  - {f}" for f in report.findings])
     if report.notes:
         lines += ["", "Notes"]
         lines += [f"  - {n}" for n in report.notes]
     return "\n".join(lines) + "\n"
 
 
-def _ratio(ratio: float | None) -> str:
-    return "n/a" if ratio is None else f"{ratio:.2f}"
-
-
 def _frame_section(frame: FrameReport) -> list[str]:
     lines = [
         f"Cache entries of {frame.name} ({frame.location}), in cache order "
-        f"(pass/fail: replayed check µs, median); guard time on this frame "
+        f"(pass/fail: replayed check µs, median); replayed guard time on this frame "
         f"{frame.guard_us_per_call:.1f} µs/call"
     ]
     if frame.entries_on is not None:

@@ -32,3 +32,19 @@ def compress_indices(indices: list[int]) -> str:
         if i is not None:
             start = prev = i
     return ",".join(parts)
+
+
+WIDTH = 100  # report lines wrap here (a common terminal; never mid-word)
+
+
+def wrapped(lines: list[str], width: int = WIDTH) -> list[str]:
+    """Each line wrapped at `width` between words, continuation lines indented two more than the
+    line's own indent."""
+    import textwrap
+
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        out += textwrap.wrap(line, width, subsequent_indent=indent + "  ",
+                             break_long_words=False, break_on_hyphens=False) or [line]
+    return out

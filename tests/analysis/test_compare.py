@@ -66,7 +66,7 @@ def test_catches_a_real_regression(reports, tmp_path):
     if result.exit_code == 3 and noisy_every_time:
         pytest.skip(f"every run was made on a noisy machine: {_one_error_line(result.output)}")
     assert result.exit_code == 1, result.output
-    assert "guard µs/call regressed" in _one_error_line(result.output)
+    assert "guard µs/call (in situ) regressed" in _one_error_line(result.output)
     assert "num_args: 4 → 64" in result.output
     guard_row = next(line for line in result.output.splitlines()
                      if line.strip().startswith("guard µs/call"))
@@ -100,7 +100,7 @@ def test_metric_option_gates_another_figure(reports):
                       "--fail-above", GATE)
     assert result.exit_code in (1, 3), result.output
     if result.exit_code == 1:
-        assert "accepted entry µs/call regressed" in result.output
+        assert "accepted entry µs/call (replayed) regressed" in result.output
     # Improvements never fail the gate: B → A is faster.
     _passed_or_noisy(_compare(reports["b_more_args"], reports["a"], "--fail-above", "0"))
     # A spread across entries is the workload's structure, not repetitions: not a gate.
@@ -149,20 +149,27 @@ def test_a_machine_that_ran_slower_for_one_run_does_not_fail_a_rerun(reports, tm
 
 
 def test_saved_intervals_come_from_the_kept_repetitions(reports):
-    """The guard row's interval is the bootstrap over each run's replay blocks, widened by the
-    run-to-run term, as the method line says (not the spread across the iteration's calls)."""
+    """The guard row's interval is the bootstrap over each run's in-situ rounds (at least 10),
+    widened by the run-to-run term, as the method line says; the replayed row's over the replay
+    blocks (not the spread across the iteration's calls)."""
     from guardprof.analysis.compare import compare_reports, load_for_compare, widen
     from guardprof.analysis.intervals import median_of
 
     a, _ = load_for_compare(reports["a"], False)
     b, _ = load_for_compare(reports["b_more_args"], False)
     c = compare_reports(a, b)
-    blocks = [[blk.total_us_per_call for blk in r.guard_cost.blocks] for r in (a, b)]
-    assert len(blocks[0]) == len(blocks[1]) == 3
-    expected = widen(bootstrap_ratio([blocks[0]], [blocks[1]], median_of), c.run_to_run.term)
+    rounds = [r.in_situ.rounds_us for r in (a, b)]
+    assert min(len(rounds[0]), len(rounds[1])) >= 10
+    expected = widen(bootstrap_ratio([rounds[0]], [rounds[1]], median_of), c.run_to_run.term)
     row = c.row("guard")
     assert (row.estimate.low, row.estimate.high) == (expected.low, expected.high)
     assert c.run_to_run.term == abs(b.noise.python_us.median / a.noise.python_us.median - 1)
+    assert "in-situ rounds" in row.interval_source
+    blocks = [[blk.total_us_per_call for blk in r.guard_cost.blocks] for r in (a, b)]
+    assert len(blocks[0]) == len(blocks[1]) == 3
+    expected = widen(bootstrap_ratio([blocks[0]], [blocks[1]], median_of), c.run_to_run.term)
+    row = c.row("guard-replayed")
+    assert (row.estimate.low, row.estimate.high) == (expected.low, expected.high)
     assert "replay blocks" in row.interval_source
 
 

@@ -50,7 +50,7 @@ def test_output_has_every_section(saved):
 def test_json_is_versioned_and_load_re_renders(saved):
     path, out = saved
     data = json.loads(path.read_text())
-    assert data["report_type"] == "guardprof-guards" and data["schema_version"] == 4
+    assert data["report_type"] == "guardprof-guards" and data["schema_version"] == 5
     result = invoke("guards", "--load", str(path))
     assert result.exit_code == 0
     assert result.output == out.replace(f"guards report written to {path}\n", "")
@@ -84,7 +84,7 @@ def test_no_compiled_frames():
 @pytest.mark.parametrize("content,message", [
     ('{"report_type": "guardprof-guards", "sch', "not valid JSON"),
     ('{"report_type": "guardprof-guards", "schema_version": 99}', "schema_version 99"),
-    ('{"report_type": "guardprof-guards", "schema_version": 4, "frames": []}', "not valid"),
+    ('{"report_type": "guardprof-guards", "schema_version": 5, "frames": []}', "not valid"),
     ('{"schema_version": 1, "result_line": "compiled 1.0us"}', "guardprof run --load"),
     ("[1, 2]", "not a guardprof report (expected a guardprof-guards or guardprof-program "
                "report)"),

@@ -79,7 +79,7 @@ def test_cli_what_if_writes_json(tmp_path):
     assert data["report_type"] == "guardprof-whatif"
     assert [v["name"] for v in data["variants"]] == ["baseline", "dynamic", "skip-guards"]
     assert data["variants"][0]["entries"] == 3 and data["variants"][0]["number"] == 10
-    assert data["schema_version"] == 4
+    assert data["schema_version"] == 5
     # --quiet: the result lines only, one per variant
     lines = result.output.splitlines()
     assert [line.split(":")[0] for line in lines] == ["baseline", "dynamic", "skip-guards"]

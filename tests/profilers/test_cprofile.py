@@ -35,17 +35,17 @@ def _guard_keys(stats: pstats.Stats) -> list:
     return [k for k in stats.stats if k[2].startswith(GUARD_NODE_PREFIX)]
 
 
-def test_derived_profile_has_a_guard_entry_with_the_replayed_time(profiled):
+def test_derived_profile_has_a_guard_entry_with_the_in_situ_time(profiled):
     run, derived, raw = profiled
     (key,) = _guard_keys(derived)
     assert key[2] == f"{GUARD_NODE_PREFIX} foo (4 entries)"
     cc, nc, tt, ct, callers = derived.stats[key]
     assert tt > 0 and ct == tt
     assert nc == 40 * 4  # one cache lookup per call: 40 iterations × 4 calls
-    # its time is the replayed guard cost × calls, moved in full (nothing clamped here)
-    replayed = run.report.guard_cost.total_us_per_call * 1e-6 * 4 * 40
+    # its time is the in-situ guard figure × calls, moved in full (nothing clamped here)
+    in_situ = run.report.guard_us() * 1e-6 * 4 * 40
     assert not run.notes
-    assert tt == pytest.approx(replayed, rel=1e-9)
+    assert tt == pytest.approx(in_situ, rel=1e-9)
     assert not _guard_keys(raw)
 
 
@@ -97,7 +97,7 @@ def test_cli_writes_both_files_and_refuses_to_overwrite(tmp_path, monkeypatch):
     result = runner.invoke(main, ["profile", *SMALL_ARGS, "--iterations", "20", "--top", "5"])
     assert result.exit_code == 0, result.output
     assert "[dynamo guards] foo (4 entries)" in result.output
-    assert "Guard evaluation — replayed:" in result.output
+    assert "Guard evaluation — in situ:" in result.output
     assert "guardprof view guardprof-profile.prof" in result.output
     for name in ("guardprof-profile.prof", "guardprof-profile.raw.prof"):
         with open(name, "rb") as f:

@@ -70,7 +70,8 @@ def test_flame_graph_of_the_hot_loop(tmp_path):
     assert "samples not under guardprof_sampled_hot_loop dropped" in result.output
     assert "loop µs/call: unsampled" in result.output and "sampled" in result.output
     assert "Guard share — sampled:" in result.output
-    assert "replayed:" in result.output and "sampled / replayed =" in result.output
+    assert "in situ:" in result.output and "sampled / in =" not in result.output
+    assert "sampled / in situ =" in result.output
     assert "Where the cache-lookup samples were" in result.output
     assert "py-spy reported" not in result.output  # the SVG was read back whole
     stacks = load_stacks(out, "flamegraph")

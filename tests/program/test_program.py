@@ -284,7 +284,7 @@ signal.signal(signal.SIGTERM, on_sigterm)
 f = torch.compile(lambda x: x + 1, backend="eager")
 x = torch.ones(3)
 f(x)
-hook = LookupHook(landed_here, lambda: None, lambda frame, taken: None)
+hook = LookupHook(landed_here, lambda: None, lambda frame, taken, span: None)
 hook.install()
 import cProfile
 profiler = cProfile.Profile()
