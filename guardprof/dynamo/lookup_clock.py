@@ -196,3 +196,15 @@ def stamp(mark: int) -> int:
 def unpack(stamps: array) -> list[tuple[int, int]]:
     """(mark, ns) of each stamp."""
     return [(s & MARK_MASK, s >> MARK_BITS) for s in stamps]
+
+
+def lookup_spans(stamps: array) -> list[int]:
+    """Each lookup's span (ns): from the latest armed stamp before it to its own stamp."""
+    spans, armed = [], None
+    for mark, t in unpack(stamps):
+        if mark == ARMED:
+            armed = t
+        elif mark == LOOKUP and armed is not None:
+            spans.append(t - armed)
+            armed = None
+    return spans

@@ -150,7 +150,10 @@ def point_from_report(point: GridPoint, report: GuardReport, seconds: float,
         compiled_iqr_us_per_call=per_round.iqr,
         eager_us_per_call=timing.eager_us_per_call,
         overhead_us_per_call=timing.overhead_us_per_call,
-        guard_us_per_call=cost.total_us_per_call,
+        # the in-situ figure; the replayed one only where none was measured (the point says so)
+        guard_us_per_call=(report.guard_us() if report.guard_us() is not None
+                           else cost.total_us_per_call),
+        guard_method="in situ" if report.guard_us() is not None else "replayed",
         guard_rejected_us_per_call=cost.rejected_us_per_call,
         guard_accepted_us_per_call=cost.accepted_us_per_call,
         number=report.workload.number,
@@ -222,6 +225,7 @@ def run_sweep(
     """
     from guardprof.measure.replay import METHOD as REPLAY_METHOD
     from guardprof.measure.run import TIMING_METHOD, environment
+    from guardprof.model.in_situ import METHOD as IN_SITU_METHOD
 
     planned = grid.points()
     result = SweepResult(
@@ -229,7 +233,9 @@ def run_sweep(
         grid={"num_args": list(grid.num_args), "sizes_count": list(grid.sizes_count),
               "dynamic": [str(d) for d in grid.dynamic], "size_step": SIZE_STEP},
         settings=dataclasses.asdict(settings),
-        methods={"timing": TIMING_METHOD, "guard": REPLAY_METHOD,
+        methods={"timing": TIMING_METHOD,
+                 "guard": f"{IN_SITU_METHOD}; walk depth and the rejected/accepted split: "
+                          f"{REPLAY_METHOD}",
                  "sizes": f"K sizes: {SIZE_STEP}, {2 * SIZE_STEP}, …, {SIZE_STEP}·K "
                           f"(recompile_limit raised to K where K > {MIN_RECOMPILE_LIMIT})"},
         planned_points=len(planned),

@@ -28,6 +28,7 @@ class Invocation:
     f_locals: dict
     served_by: str | None  # compile id of the entry that ran; None: ran uncompiled
     f_globals: dict | None = None  # the frame's globals (the bypass resolves resume functions)
+    caller: types.CodeType | None = None  # the code that called the frame
 
 
 @dataclass
@@ -39,8 +40,11 @@ class Capture:
     new_entries: int  # entries created during the captured iteration (workload not warm)
 
 
-def capture_iteration(compiled_fn: Callable[..., Any], calls: list) -> Capture:
-    codes = cache.compiled_codes()
+def capture_iteration(compiled_fn: Callable[..., Any], calls: list,
+                      codes: list[types.CodeType] | None = None) -> Capture:
+    """`codes`: the compiled frames to watch (default: every one but guardprof's probes)."""
+    watch_all = codes is None
+    codes = cache.compiled_codes() if codes is None else codes
     order_before = {code: cache.cache_entries(code) for code in codes}
     by_output: dict[types.CodeType, tuple[types.CodeType, str]] = {}
     for code, entries in order_before.items():
@@ -59,10 +63,10 @@ def capture_iteration(compiled_fn: Callable[..., Any], calls: list) -> Capture:
         if code in by_output:
             input_code, compile_id = by_output[code]
             invocations.append(Invocation(current[0], input_code, dict(frame.f_locals), compile_id,
-                                          frame.f_globals))
+                                          frame.f_globals, _caller(frame)))
         elif code in input_codes:
             invocations.append(Invocation(current[0], code, dict(frame.f_locals), None,
-                                          frame.f_globals))
+                                          frame.f_globals, _caller(frame)))
 
     previous = sys.getprofile()
     sys.setprofile(hook)
@@ -73,8 +77,13 @@ def capture_iteration(compiled_fn: Callable[..., Any], calls: list) -> Capture:
     finally:
         sys.setprofile(previous)
     before = sum(len(v) for v in order_before.values())
-    after = sum(len(cache.cache_entries(c)) for c in cache.compiled_codes())
+    after = sum(len(cache.cache_entries(c))
+                for c in (cache.compiled_codes() if watch_all else codes))
     return Capture(order_before, invocations, new_entries=after - before)
+
+
+def _caller(frame: types.FrameType) -> types.CodeType | None:
+    return frame.f_back.f_code if frame.f_back is not None else None
 
 
 @dataclass(frozen=True)

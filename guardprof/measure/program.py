@@ -241,7 +241,9 @@ class ProgramRecorder:
             self.order_unknown += 1  # an entry compiled since the snapshot: order not known
         else:
             self.samples.append(Sample(order, Invocation(0, input_code, dict(frame.f_locals),
-                                                         served, frame.f_globals),
+                                                         served, frame.f_globals,
+                                                         frame.f_back.f_code
+                                                         if frame.f_back else None),
                                        self._snapshot_at - self._t0, call_site(frame.f_back),
                                        dispatcher.of_frame(frame, input_code)
                                        if served and self.keep_dispatchers else None,
@@ -264,7 +266,7 @@ class ProgramRecorder:
                  if code in sampled or any(e.compile_id in compiled_here
                                            for e in cache.cache_entries(code))]
         progress.update("in situ: timing the guard-free probe frames")
-        floors = in_situ.probe_floors({in_situ.arg_count(c) for c in codes})
+        floors = in_situ.probe_floors({self._shape(code) for code in codes})
         spans = self._hook.spans if self._hook is not None else {}
         frames = [self._frame(code, replayed, lookups, floors, spans) for code in codes]
         if decompose:  # after the frames are read: calling them again reorders their caches
@@ -350,7 +352,7 @@ class ProgramRecorder:
         spaced = self.samples[self.first_samples:]
         basis = spaced if len(spaced) >= MIN_SPACED_FOR_SHARES else self.samples
         share_of = sum(1 for s in basis if s.invocation.code is code)
-        situ = frame_in_situ(code, [s for s, _ in mine], floors,
+        situ = frame_in_situ(self._shape(code), [s for s, _ in mine], floors,
                              self._own_spans(code, spans))
         per_call = situ.us_per_call if situ.us_per_call is not None else tally.guard_us_per_call
         estimated_calls = share_of / len(basis) * lookups if mine and basis else None
@@ -374,6 +376,12 @@ class ProgramRecorder:
             call_sites=tally.call_sites,
             callables=callables if len(callables) > 1 else [],
             in_situ=situ)
+
+    def _shape(self, code: types.CodeType) -> in_situ.FrameShape:
+        """The frame's shape, from its sampled calls' callers (a module compiled whole is
+        reached through nn.Module.__call__)."""
+        callers = [s.invocation.caller for s in self.samples if s.invocation.code is code]
+        return in_situ.FrameShape.of(code, callers[0] if callers else None)
 
     def _own_spans(self, code: types.CodeType, spans: dict[int, list[int]]) -> list[int] | None:
         """Every stamped lookup span of the torch.compile wrappers whose sampled lookups ran
@@ -409,7 +417,7 @@ class ProgramRecorder:
         return sorted(out, key=lambda c: -c.sampled_calls)
 
 
-def frame_in_situ(code: types.CodeType, samples: list[Sample], floors: in_situ.Floors,
+def frame_in_situ(shape: in_situ.FrameShape, samples: list[Sample], floors: in_situ.Floors,
                   all_spans: list[int] | None = None) -> InSitu:
     """A frame's guard figure from its lookups timed while the program ran: every stamped
     lookup of its torch.compile wrapper (`all_spans`, ns), or its sampled lookups alone."""
@@ -423,10 +431,14 @@ def frame_in_situ(code: types.CodeType, samples: list[Sample], floors: in_situ.F
                "none of its sampled lookups had a stamped start (a frame entered from inside "
                "another compiled frame, not through the torch.compile wrapper)")
         return InSitu(None, None, None, PROGRAM_IN_SITU_METHOD, no_check, note=why)
-    n = in_situ.arg_count(code)
-    floor = floors.floor_us[n]
+    floor = floors.floor_us[shape]
     guards = [span - floor for span in spans]
     us, low, high = mean_and_interval(guards)
+    why = in_situ.unresolved(us, low, high) if len(guards) > 1 else None
+    if why:
+        return InSitu(None, low, high, PROGRAM_IN_SITU_METHOD.format(which="its lookups"),
+                      no_check, lookup_us=statistics.fmean(spans), floor_us=floor,
+                      rounds=len(guards), note=f"unresolved: {why}")
     which = (f"{len(spans)} lookups of its torch.compile wrapper" if all_spans else
              f"its {len(spans)} sampled lookups (its wrapper's others ran other frames too)")
     missing = len(samples) - len(sampled)

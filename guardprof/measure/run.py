@@ -16,11 +16,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from guardprof.dynamo import cache, compile_log, compiler, guard_walk, profiler_events
+from guardprof.dynamo import (
+    cache,
+    compile_log,
+    compiler,
+    guard_walk,
+    lookup_clock,
+    profiler_events,
+)
 from guardprof.dynamo.compile_log import CompileRecorder
+from guardprof.dynamo.lookup_clock import LookupClock
 from guardprof.measure.capture import Capture, capture_iteration, frame_naming
 from guardprof.measure.decomposition import decompose
-from guardprof.measure.in_situ import InSituTimer
+from guardprof.measure.in_situ import FrameShape, InSituTimer
 from guardprof.measure.noise import NoiseProbe
 from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer
@@ -69,12 +77,15 @@ IN_SITU_TARGET_SPREAD = 0.10  # more rounds while the quartiles span more than t
 IN_SITU_EXTRA_BUDGET_S = 1.5  # ... within this much more time
 PROFILER_CHECK_METHOD = (
     "torch.profiler 'TorchDynamo Cache Lookup' events (dynamo's own record around its walk), "
-    "summed per call, in 3 passes between the headline's rounds, median of the passes; raw: "
-    "the profiler's own cost per event is not subtracted"
+    "summed per call, in 3 passes between the headline's rounds, median of the passes, judged "
+    "against the in-situ figure, raw; its own cost inside an event is measured on a one-guard "
+    "probe (its event less that guard timed in situ) and stated; the lookup clock runs in the "
+    "same passes too, which says how much recording adds around each lookup"
 )
 FRAME_LOCALS_METHOD = (
     "in situ: a probe frame with as many arguments keeping only the root lambda guard, less the "
-    "guard-free probe: the dict of frame locals dynamo builds for a Python guard"
+    "guard-free probe, less that lambda guard replayed: the dict of frame locals dynamo builds "
+    "for a Python guard, which the replay never pays"
 )
 
 
@@ -179,6 +190,7 @@ def measure_warm(
     progress.update("capturing one iteration's frames and cache order")
     capture = capture_iteration(prepared.compiled, calls)
     in_situ_timer = in_situ_timer_for(prepared, capture, progress)
+    lookups.frame_globals = in_situ_timer.frame_globals
     noise = NoiseProbe()
     noise.start()
 
@@ -225,7 +237,8 @@ def measure_warm(
     replayed = timer.result()
     check = lookups.cross_check(len(calls)) if cross_check else _cross_check_skipped()
     progress.update("in situ: timing the guard-free probe frames")
-    in_situ, frame_locals_us = in_situ_timer.result(profiler_check(check))
+    in_situ, frame_locals_us = in_situ_timer.result(profiler_check(check),
+                                                    clock_in_profiler_passes(check))
     guard_cost = guard_cost_of(replayed, len(calls), timer.block_results())
     headline_us = statistics.median(compiled_s) * 1e6 / (warmed.number * len(calls))
     by_frame = replayed_by_frame(replayed, len(calls))
@@ -276,17 +289,23 @@ def in_situ_timer_for(prepared: PreparedWorkload, capture: Capture,
     """The in-situ timer of the workload's own loop: each call's frames, in the order its
     lookups run them, from the captured iteration."""
     calls = prepared.calls
-    frames = [[inv.code for inv in capture.invocations if inv.call_index == i]
-              for i in range(len(calls))]
+    frames = [[FrameShape.of(inv.code, inv.caller) for inv in capture.invocations
+               if inv.call_index == i] for i in range(len(calls))]
     namespaces = [inv.f_globals for inv in capture.invocations if inv.f_globals is not None]
     return InSituTimer([(prepared.compiled, c) for c in calls], frames, namespaces)
 
 
 def profiler_check(check: CrossCheck) -> InSituCheck:
-    """The profiler's lookup events as the in-situ figure's cross-check."""
+    """The profiler's lookup events as the in-situ figure's cross-check (judged against the
+    clock in the same passes, by the in-situ timer)."""
     if not check.available:
         return InSituCheck(PROFILER_CHECK_METHOD, None, note=check.note)
     return InSituCheck(PROFILER_CHECK_METHOD, check.per_call_us)
+
+
+def clock_in_profiler_passes(check: CrossCheck) -> float | None:
+    """The lookup clock's µs per call in the profiler's passes, median over passes."""
+    return float(np.median(check.pass_clock_us)) if check.pass_clock_us else None
 
 
 def accepted_breakdown(in_situ: InSitu, frame_locals_us: float | None,
@@ -481,6 +500,9 @@ class _LookupEvents:
     calls_per_iteration: int
     pass_medians_us: list[float] = field(default_factory=list)
     pass_per_call_us: list[float] = field(default_factory=list)
+    pass_clock_us: list[float] = field(default_factory=list)  # the clock's lookup µs per call
+    pass_clock_lookups: list[float] = field(default_factory=list)  # lookups it timed per call
+    frame_globals: list[dict] = field(default_factory=list)  # resume calls stamped there too
     events: int = 0
     iterations: int = 0
     error: str | None = None
@@ -496,12 +518,22 @@ class _LookupEvents:
     def record_pass(self) -> None:
         if self.error is not None:
             return
+        # The lookup clock runs in the same pass: two instruments on the same lookups, at the
+        # same time (the profiler's own cost, which it adds to each lookup, is in both).
+        clock = (LookupClock(self.frame_globals) if lookup_clock.unavailable() is None
+                 else None)
         try:
-            durations = profiler_events.profile_cache_lookups(
-                self.run_once, self.iterations_per_pass)
+            with clock or contextlib.nullcontext():
+                durations = profiler_events.profile_cache_lookups(
+                    self.run_once, self.iterations_per_pass)
         except Exception as exc:  # the profiler differs by build: a note, not a crash
             self.error = f"torch.profiler failed on torch {compiler.torch_version()}: {exc}"
             return
+        if clock is not None:
+            spans = lookup_clock.lookup_spans(clock.stamps)
+            calls = self.iterations_per_pass * self.calls_per_iteration
+            self.pass_clock_us.append(sum(spans) / 1e3 / calls)
+            self.pass_clock_lookups.append(len(spans) / calls)
         self.iterations += self.iterations_per_pass
         self.events += len(durations)
         if durations:
@@ -513,7 +545,8 @@ class _LookupEvents:
         passes = len(self.pass_per_call_us) or self.iterations // max(1, self.iterations_per_pass)
         base = dict(method=cross_check_method(passes), iterations=self.iterations,
                     pass_medians_us=list(self.pass_medians_us),
-                    pass_per_call_us=list(self.pass_per_call_us))
+                    pass_per_call_us=list(self.pass_per_call_us),
+                    pass_clock_us=list(self.pass_clock_us))
         if self.error is not None:
             return CrossCheck(available=False, note=self.error, **base)
         if not self.pass_medians_us:

@@ -14,8 +14,9 @@ AGREE_WITHIN = 0.15  # two measures "agree" within ±15%
 METHOD = (
     "direct, in situ: in the real loop, each cache lookup timed from the moment the "
     "torch.compile wrapper arms dynamo's frame hook to dynamo's guard-complete hook (right after "
-    "the walk), minus the same span of a guard-free lookup (a probe frame with as many arguments, "
-    "compiled with every guard dropped); a round after each of the headline's, then more until "
+    "the walk), minus the same span of a guard-free lookup (a probe frame of the same shape, "
+    "compiled with every guard dropped, timed in the same round); a round after each of the "
+    "headline's, then more until "
     "the quartiles span ≤ 10% of the median (at most 1.5 s more); median of the rounds "
     "[quartiles]"
 )
@@ -27,9 +28,17 @@ class Check:
 
     method: str
     us_per_call: float | None
-    ratio: float | None = None  # other / in situ
+    ratio: float | None = None  # other / the in-situ figure it is judged against
     verdict: str = "n/a"  # "agree" | "disagree" | "n/a"
     note: str | None = None
+    # the in-situ figure timed by the clock in the same passes as the other measure (not the
+    # one judged against: that is the headline figure); None: not timed
+    in_same_passes_us: float | None = None
+    # how much running the other measure adds to the in-situ figure (same passes − headline)
+    adds_us: float | None = None
+    # the other measure's own cost inside each event (a one-guard probe's event less that guard
+    # timed in situ): stated, not subtracted
+    cost_per_event_us: float | None = None
 
 
 @dataclass(frozen=True)

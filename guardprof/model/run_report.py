@@ -159,6 +159,8 @@ class CrossCheck:
     pass_medians_us: list[float] = field(default_factory=list)
     pass_per_call_us: list[float] = field(default_factory=list)
     tolerance: float = 0.15
+    # the lookup clock in the same passes: its lookup µs per call (floor included), per pass
+    pass_clock_us: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

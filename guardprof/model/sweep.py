@@ -34,14 +34,15 @@ class SweepPoint:
     compiled_iqr_us_per_call: float
     eager_us_per_call: float | None
     overhead_us_per_call: float | None  # compiled − eager
-    guard_us_per_call: float
-    guard_rejected_us_per_call: float
-    guard_accepted_us_per_call: float
+    guard_us_per_call: float  # in situ (`guard_method` says; replayed only where none)
+    guard_rejected_us_per_call: float  # replayed: the breakdown
+    guard_accepted_us_per_call: float  # replayed
     number: int
     repeat: int
     warmup_s: float
     seconds: float  # wall time of this point, warm-up and replay included
     report_file: str
+    guard_method: str = "in situ"
 
     @property
     def guard_share(self) -> float | None:

@@ -22,6 +22,22 @@ def interval(s: InSitu) -> str:
     return f" [{s.low:.1f}, {s.high:.1f}]"
 
 
+def check_line(s: InSitu) -> str:
+    """The cross-check in one line: what it read, against what, the verdict."""
+    check = s.cross_check
+    if check.us_per_call is None:
+        return f"not available ({check.note})"
+    line = (f"the profiler's lookup events read {check.us_per_call:.1f} µs/call: ratio "
+            f"{check.ratio:.2f} to the in-situ figure, {_verdict(check.verdict)} "
+            f"(±{100 * AGREE_WITHIN:.0f}%)")
+    if check.cost_per_event_us is not None:
+        line += f"; its own cost inside an event {check.cost_per_event_us:+.2f} µs (a probe)"
+    if check.adds_us is not None:
+        line += (f"; while it records, the clock reads {check.adds_us:+.1f} µs/call more: the "
+                 "profiler's own cost around each lookup")
+    return line
+
+
 def figure_line(s: InSitu | None) -> str:
     """`24.3 µs/call [23.0, 25.3] in situ (cross-check 25.5, ratio 1.05, agree)` or why not."""
     if s is None:
@@ -76,13 +92,7 @@ def lead(report: GuardReport) -> list[str]:
             outside = s.outside_graph_us - (s.overhead_us or 0.0)
             lines.append(f"  outside the graph {outside:6.1f} µs  (wrapper, lookup, bytecode) "
                          f"around a graph of {s.graph_us:.1f} µs, within each call")
-        check = s.cross_check
-        if check.us_per_call is not None:
-            lines.append(f"  cross-check: the profiler's lookup events read {check.us_per_call:.1f}"
-                         f" µs/call: ratio {check.ratio:.2f}, {_verdict(check.verdict)} "
-                         f"(±{100 * AGREE_WITHIN:.0f}%)")
-        else:
-            lines.append(f"  cross-check: not available ({check.note})")
+        lines.append(f"  cross-check: {check_line(s)}")
     entries = report.entry_count
     frames = len(report.frames)
     lines.append(f"  entries: {entries} on {frames} frame{'s' if frames != 1 else ''}; each call "
@@ -93,11 +103,11 @@ def lead(report: GuardReport) -> list[str]:
         more = f" (+{len(causes) - 2} other causes)" if len(causes) > 2 else ""
         lines.append(f"  why the extra entries: {said}{more}")
     kinds = report.guards_by_kind_total()
-    if kinds:
-        top = ", ".join(f"{k} {v}" for k, v in list(kinds.items())[:3])
+    if kinds and entries:
+        top = ", ".join(f"{k} {v / entries:.0f}" for k, v in list(kinds.items())[:3])
         per = report.guards_per_entry() or 0
-        lines.append(f"  guards: {per:.0f} per entry; most: {top} (what each kind costs: "
-                     "guardprof guards)")
+        lines.append(f"  guards: {per:.0f} per entry, most of them {top} (what each kind "
+                     "costs: guardprof guards)")
     return lines
 
 

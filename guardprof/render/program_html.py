@@ -74,18 +74,27 @@ def _cards(report: ProgramReport, total_s: float) -> str:
 def _frames_section(report: ProgramReport, total_s: float) -> str:
     rows = [[escape(f.label), escape(f.called_from), str(len(f.entries)),
              "not sampled" if f.estimated_calls is None else f"{f.estimated_calls:.0f}",
-             str(f.sampled_calls), _us(f.guard_us_per_call),
+             str(f.sampled_calls), escape(_situ(f)), _us(f.guard_us_per_call),
              "-" if f.estimated_guard_s is None else f"{f.estimated_guard_s * 1e3:.2f}"]
             for f in report.frames]
+    method = next((f.in_situ.method for f in report.frames if f.in_situ is not None), "")
     return (
         "<h2>Frames ranked by estimated guard time</h2>"
         '<div class="method">calls = lookups × the frame\'s share of the samples (an estimate); '
-        "guard µs/call: the sampled calls' walks replayed (rejected entries + the accepting "
-        f"one); total: calls × guard µs/call, {total_s * 1e3:.2f} ms in all.</div>"
+        f"guard µs/call in situ: {escape(method)}; replayed: the sampled calls' walks replayed "
+        "(rejected entries + the accepting one), its breakdown; total: calls × the in-situ "
+        f"figure (the replayed one where none), {total_s * 1e3:.2f} ms in all.</div>"
         + html_table(["frame", "called from", "entries", "calls (est.)", "sampled",
-                      "guard µs/call", "guard ms total (est.)"], rows,
-                     numeric={2, 3, 4, 5, 6}, attrs='class="sortable"')
+                      "guard µs/call in situ", "replayed µs/call", "guard ms total (est.)"],
+                     rows, numeric={2, 3, 4, 6, 7}, attrs='class="sortable"')
     )
+
+
+def _situ(frame: ProgramFrame) -> str:
+    s = frame.in_situ
+    if s is None or s.us_per_call is None:
+        return "not measured" + (f" ({s.note})" if s is not None and s.note else "")
+    return f"{s.us_per_call:.2f} [{s.low:.2f}, {s.high:.2f}]"
 
 
 def _frame_section(frame: ProgramFrame) -> str:
