@@ -7,6 +7,8 @@ import dataclasses
 from guardprof.model.in_situ import AGREE_WITHIN
 from guardprof.model.run_report import GuardReport
 
+UNSTEADY_SPREAD = 0.20  # in-situ quartiles wider than this share of the median: said so
+
 
 def explained(report: GuardReport) -> GuardReport:
     """The report with its findings: a new report, the measured one is left as it was."""
@@ -63,13 +65,20 @@ def _in_situ_findings(report: GuardReport) -> list[str]:
                 f"({report.guard_cost.total_us_per_call:.1f} µs/call) leave out dynamo's "
                 "frame-locals dict and are not a substitute."]
     call = report.timing.compiled_us_per_call
+    spread = (s.high - s.low) / s.us_per_call if s.low is not None and s.us_per_call else 0.0
+    unsteady = []
+    if spread > UNSTEADY_SPREAD:
+        unsteady.append(
+            f"The in-situ rounds varied (their quartiles span {_pct(spread)} of the median, after "
+            f"{s.rounds} rounds): the machine's speed changed during the run, so the figure is "
+            "less certain than usual; rerun it for a steadier one.")
     line = (f"Guard evaluation takes {s.us_per_call:.1f} µs of the {call:.1f} µs compiled call "
             f"({_pct(s.us_per_call / call) if call > 0 else 'n/a'}), timed in situ")
     eager = report.timing.eager_us_per_call
     if eager is not None:
         # a comparison, not a part: the compiled call never runs the eager code
         line += f"; for comparison, the same calls uncompiled (eager) take {eager:.1f} µs"
-    lines = [line + "."]
+    lines = [line + ".", *unsteady]
     check = s.cross_check
     if check.verdict == "disagree":
         lines.append(

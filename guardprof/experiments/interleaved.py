@@ -59,17 +59,23 @@ def command(options: str, python: str | None, flag: str) -> list[str]:
     return [exe, "-m", "guardprof", "run", *args, *RUN_FLAGS]
 
 
-def _one(cmd: list[str], out: Path, key: str, side: str) -> tuple[float, float | None]:
-    """(the metric, the run's off-CPU share) of one fresh `guardprof run`."""
+def _one(cmd: list[str], out: Path, key: str, side: str
+         ) -> tuple[float | None, float | None, str | None]:
+    """(the metric, the run's off-CPU share, why the metric is missing) of one fresh
+    `guardprof run`; the in-situ figure is missing where that run could not resolve it."""
     proc = subprocess.run([*cmd, "--json", str(out)], capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise GuardprofError(f"run {side} failed (exit {proc.returncode}): {last}")
-    summary = json.loads(out.read_text())["summary"]
+    data = json.loads(out.read_text())
+    summary = data["summary"]
     value = summary.get(key)
     if value is None:
-        raise GuardprofError(f"run {side}'s report has no {key}")
-    return float(value), summary.get("off_cpu")
+        situ = data.get("in_situ") or {}
+        if key != "guard_us_per_call" or not situ.get("note"):
+            raise GuardprofError(f"run {side}'s report has no {key}")
+        return None, summary.get("off_cpu"), situ["note"]
+    return float(value), summary.get("off_cpu"), None
 
 
 def _estimate(results: list[Pair]) -> RatioEstimate:
@@ -84,12 +90,13 @@ def run_interleaved(a_cmd: list[str], b_cmd: list[str], metric: str, pairs: int,
     key, label = METRICS[metric]
     max_pairs = max(pairs, max_pairs or pairs)
     results: list[Pair] = []
+    dropped: list[str] = []
     start = time.perf_counter()
     stopped = f"the {pairs} pairs asked for"
     with tempfile.TemporaryDirectory(prefix="guardprof-compare-") as tmp:
         for i in range(max_pairs):
             elapsed = time.perf_counter() - start
-            if i >= pairs:
+            if i >= pairs and len(results) >= 2:
                 if undecided is None or not undecided(_estimate(results)):
                     stopped = f"decided after {i} pairs" if undecided else stopped
                     break
@@ -109,12 +116,22 @@ def run_interleaved(a_cmd: list[str], b_cmd: list[str], metric: str, pairs: int,
                 progress.update(f"pair {i + 1}/{max(pairs, i + 1)}{extra}: running {side}{eta}")
                 cmd = a_cmd if side == "A" else b_cmd
                 values[side] = _one(cmd, Path(tmp) / f"{side}{i}.json", key, side)
+            missing = [f"{side}: {values[side][2]}" for side in order if values[side][0] is None]
+            if missing:  # a pair is kept whole or not at all: both sides met one machine
+                dropped.append(f"pair {i + 1} ({'; '.join(missing)})")
+                continue
             results.append(Pair(i, values["A"][0], values["B"][0], order,
                                 values["A"][1], values["B"][1]))
         else:
             if max_pairs > pairs:
                 stopped = f"the most pairs allowed ({max_pairs})"
     notes = []
+    if dropped:
+        notes.append(f"{len(dropped)} pair(s) left out, a run's in-situ figure unresolved: "
+                     + "; ".join(dropped))
+    if len(results) < 2:
+        raise GuardprofError(f"only {len(results)} pair(s) had both in-situ figures resolved "
+                             f"({'; '.join(dropped)}): no interval; rerun on a quieter machine")
     noisy = sum(1 for p in results for s in (p.a_off_cpu, p.b_off_cpu)
                 if s is not None and s > NOISY_OFF_CPU)
     if noisy:

@@ -80,6 +80,7 @@ class CallSpans:
     graph: int = 0
     lookups: list[int] = field(default_factory=list)
     unpaired: int = 0
+    pregraph: int = 0  # each lookup's end → the next graph's start: frame setup and bytecode
 
 
 def split_calls(stamps: Any) -> list[CallSpans]:
@@ -87,7 +88,7 @@ def split_calls(stamps: Any) -> list[CallSpans]:
     stamp before it (the wrapper's, or a resume call's); one with none is unpaired."""
     calls: list[CallSpans] = []
     current: CallSpans | None = None
-    start = armed = graph_start = None
+    start = armed = graph_start = looked_up = None
     for mark, t in lookup_clock.unpack(stamps):
         if mark == lookup_clock.CALL_START:
             current, start, armed = CallSpans(), t, None
@@ -101,8 +102,12 @@ def split_calls(stamps: Any) -> list[CallSpans]:
             else:
                 current.lookups.append(t - armed)
                 armed = None
+            looked_up = t
         elif mark == lookup_clock.GRAPH_START:
             graph_start = t
+            if looked_up is not None:
+                current.pregraph += t - looked_up
+                looked_up = None
         elif mark == lookup_clock.GRAPH_END and graph_start is not None:
             current.graph += t - graph_start
             graph_start = None
@@ -300,7 +305,8 @@ class InSituTimer:
             if collecting:
                 gc.enable()
         n_calls = len(self.pairs)
-        keys = ("lookup", "lookups", "graph", "total", "accepted", "floor", "accepted_floor")
+        keys = ("lookup", "lookups", "graph", "total", "accepted", "floor", "accepted_floor",
+                "pregraph")
         per_call: dict[str, list[list[float]]] = {k: [[] for _ in range(n_calls)] for k in keys}
         for k, spans in enumerate(plain):
             i = k % n_calls
@@ -308,6 +314,7 @@ class InSituTimer:
             per_call["lookups"][i].append(len(spans.lookups))
             per_call["floor"][i].append(self._floor(i, len(spans.lookups), floors))
             per_call["graph"][i].append(spans.graph / 1e3)
+            per_call["pregraph"][i].append(spans.pregraph / 1e3)
             per_call["total"][i].append(spans.total / 1e3)
             self.unpaired += spans.unpaired
             self.calls_seen += 1
@@ -405,6 +412,7 @@ class InSituTimer:
             lookup_us=med("lookup"), floor_us=floor_us,
             lookups_per_call=med("lookups"), unpaired_per_call=self.unpaired / calls,
             graph_us=med("graph"), outside_graph_us=med("total") - med("graph"),
+            pregraph_us=med("pregraph"),
             call_us=med("total"),
             accepted_us=accepted,
             overhead_us=floors.overhead_us, rounds=len(self.rounds), rounds_us=per_round,

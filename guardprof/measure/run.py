@@ -74,7 +74,8 @@ CROSS_CHECK_PASSES = 3
 REPLAY_BLOCKS = 3
 MIN_IN_SITU_ROUNDS = 10  # an interval (and compare's saved-mode gate) from at least this many
 IN_SITU_TARGET_SPREAD = 0.10  # more rounds while the quartiles span more than this of the median
-IN_SITU_EXTRA_BUDGET_S = 1.5  # ... within this much more time
+IN_SITU_EXTRA_BUDGET_S = 3.0  # ... within this much more time (this VM has slow phases of
+# seconds in which a lookup takes up to twice as long; more rounds let the median pass them)
 PROFILER_CHECK_METHOD = (
     "torch.profiler 'TorchDynamo Cache Lookup' events (dynamo's own record around its walk), "
     "summed per call, in 3 passes between the headline's rounds, median of the passes, judged "

@@ -17,7 +17,7 @@ METHOD = (
     "the walk), minus the same span of a guard-free lookup (a probe frame of the same shape, "
     "compiled with every guard dropped, timed in the same round); a round after each of the "
     "headline's, then more until "
-    "the quartiles span ≤ 10% of the median (at most 1.5 s more); median of the rounds "
+    "the quartiles span ≤ 10% of the median (at most 3 s more); median of the rounds "
     "[quartiles]"
 )
 
@@ -58,6 +58,9 @@ class InSitu:
     unpaired_per_call: float = 0.0  # lookups whose start could not be stamped (not counted)
     graph_us: float | None = None  # the graphs themselves, timed around their calls
     outside_graph_us: float | None = None  # call − graphs: dynamo's work and the bytecode
+    # the lookup's end → the graph's start: the transformed code's frame and its bytecode before
+    # the graph (torch.profiler's "Pregraph bytecode")
+    pregraph_us: float | None = None
     call_us: float | None = None  # the instrumented call, per call (the headline is plainer)
     accepted_us: float | None = None  # the accepted check alone: each call repeated at once
     overhead_us: float | None = None  # what the stamps add to a call (measured on the probe)

@@ -37,7 +37,7 @@ class GuardNode:
     entries: int
     bookings: list[Booking] = field(default_factory=list)
     # a program's frame: its replayed guard µs per call, which its time is that many times
-    replayed_us_per_call: float | None = None
+    replayed_us_per_call: float | None = None  # the guard µs/call placed (in situ, or replayed)
 
     @property
     def lookups(self) -> int:

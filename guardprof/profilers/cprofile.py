@@ -286,7 +286,12 @@ def profile_program(prog: Program) -> ProgramCProfileRun:
             continue
         frames[key] = (code, ids, n_entries)
         names[key] = frame.name
-        per_call_s[key] = float(frame.guard_us_per_call) * 1e-6
+        situ = frame.in_situ.us_per_call if frame.in_situ is not None else None
+        if situ is None:
+            notes.append(f"{frame.name}: no in-situ guard figure "
+                         f"({frame.in_situ.note if frame.in_situ else 'not measured'}): its "
+                         "[dynamo guards] entry holds the replayed checks")
+        per_call_s[key] = float(situ if situ is not None else frame.guard_us_per_call) * 1e-6
     nodes = plan_guard_nodes(entries, frames, {}, notes, names, per_call_s)
     derived = derive(raw, nodes)
     callers = {b.caller for node in nodes for b in node.bookings}

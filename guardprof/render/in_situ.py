@@ -83,15 +83,20 @@ def lead(report: GuardReport) -> list[str]:
         split = ""
         if s.rejected_us is not None and s.accepted_us is not None:
             split = (f": walk over {cost.rejected_checks_per_call:.1f} rejected entries "
-                     f"{s.rejected_us:.1f} + accepted check {s.accepted_us:.1f}")
+                     f"{s.rejected_us:.1f} + accepted check {s.accepted_us:.1f}"
+                     if cost.rejected_checks_per_call >= 0.5 else
+                     f": the accepted check (no entry rejected; alone {s.accepted_us:.1f})")
         lines.append(f"  guard evaluation  {s.us_per_call:6.1f} µs{interval(s)}  {share}{split}")
         if s.floor_us is not None and s.lookup_us is not None:
             lines.append(f"  dynamo's lookup   {s.lookup_us:6.1f} µs  = guards + a guard-free "
                          f"lookup's {s.floor_us:.1f} (wrapper's last steps, locals mapping, hook)")
         if s.outside_graph_us is not None and s.graph_us is not None and s.graph_us > 0:
             outside = s.outside_graph_us - (s.overhead_us or 0.0)
+            pregraph = ("" if s.pregraph_us is None else
+                        f"; {s.pregraph_us:.1f} of it from the lookup to the graph (frame and "
+                        "bytecode)")
             lines.append(f"  outside the graph {outside:6.1f} µs  (wrapper, lookup, bytecode) "
-                         f"around a graph of {s.graph_us:.1f} µs, within each call")
+                         f"around a graph of {s.graph_us:.1f} µs, within each call{pregraph}")
         lines.append(f"  cross-check: {check_line(s)}")
     entries = report.entry_count
     frames = len(report.frames)

@@ -115,8 +115,9 @@ def render_program_cprofile(run: ProgramCProfileRun, derived_path: Path, raw_pat
            else ""),
         f"  profile total: {run.total_s:.3f} s (pstats total time; the same in both files)",
         "",
-        "Guard evaluation — each frame's replayed guard µs/call (mean over its sampled calls) × "
-        "the calls of it cProfile counted",
+        "Guard evaluation — each frame's guard µs/call (in situ: its lookups timed while the "
+        "program ran, less a guard-free probe's; replayed where none, said in a note) × the "
+        "calls of it cProfile counted",
     ]
     if run.nodes:
         rows = []
@@ -130,9 +131,9 @@ def render_program_cprofile(run: ProgramCProfileRun, derived_path: Path, raw_pat
                              f"{short_func(b.caller)} {before * 1e3:.1f} → "
                              f"{(before - b.moved_s) * 1e3:.1f} ms"])
         lines += table(rows, ["derived entry", "ms", "of profile", "calls (cProfile)",
-                              "replayed µs/call", "taken from the self time of"], "lrrrrl")
+                              "guard µs/call", "taken from the self time of"], "lrrrrl")
         lines.append("  Not a cProfile measurement: cProfile books C++ guard checks in the "
-                     "caller's self time; the replay (after the program ended) says how much.")
+                     "caller's self time; the in-situ figure says how much.")
         lines.append(f"  Guard share of the profiled program: {_pct(run.guard_s, run.total_s)}")
     elif not prog.compiled_anything:
         lines.append("  nothing was compiled: no torch.compile'd frame ran, so no guard entry "
