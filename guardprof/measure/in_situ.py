@@ -23,230 +23,25 @@ too, so it cancels.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import statistics
 import time
-import types
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from guardprof.dynamo import cache, compiler, lookup_clock
+from guardprof.dynamo import compiler, lookup_clock
 from guardprof.dynamo.lookup_clock import LookupClock
-from guardprof.measure.loops import iteration_of, median_and_quartiles
+from guardprof.measure.lookup_probes import (
+    FrameShape,
+    Probe,
+    filters_missing,
+    probe_floors,
+)
+from guardprof.measure.lookup_spans import CallSpans, split_calls, stamped_iteration
+from guardprof.measure.loops import median_and_quartiles
 from guardprof.model import in_situ as model
-from guardprof.workload.spec import Call
 
 ROUND_TARGET_S = 0.012  # one round's instrumented iteration(s) last about this long
-PROBE_CALLS = 300  # probe lookups per timing of a probe
 FLOOR_CALLS = 200  # guard-free probe lookups in each round
-PROBE_FILE = lookup_clock.PROBE_FILE_PREFIX + ", {n} args, {kind}>"
-
-
-def arg_count(code: types.CodeType) -> int:
-    """The locals bound when the frame starts: what dynamo's frame-locals dict holds."""
-    flags = code.co_flags
-    return (code.co_argcount + code.co_kwonlyargcount + bool(flags & 0x04) + bool(flags & 0x08)
-            + len(code.co_freevars))
-
-
-MODULE_CALLERS = ("_call_impl", "_wrapped_call_impl")
-RESUME_CODE_PREFIX = "torch_dynamo_resume_in_"  # dynamo's name for a resume function's code
-
-
-@dataclass(frozen=True)
-class FrameShape:
-    """What a guard-free lookup of a frame costs depends on: the locals dynamo maps, and whether
-    the frame is reached through `nn.Module.__call__` (a module compiled whole: its Python
-    dispatch runs between the wrapper arming dynamo and the lookup)."""
-
-    args: int
-    via_module_call: bool = False
-    resume: bool = False  # a resume frame after a graph break: entered from the outer frame
-
-    @classmethod
-    def of(cls, code: types.CodeType, caller: types.CodeType | None = None) -> FrameShape:
-        resume = code.co_name.startswith(RESUME_CODE_PREFIX)
-        return cls(arg_count(code),
-                   not resume and caller is not None and caller.co_name in MODULE_CALLERS,
-                   resume)
-
-
-@dataclass
-class CallSpans:
-    """One call's stamps, reduced: ns each."""
-
-    total: int = 0
-    graph: int = 0
-    lookups: list[int] = field(default_factory=list)
-    unpaired: int = 0
-    pregraph: int = 0  # each lookup's end → the next graph's start: frame setup and bytecode
-
-
-def split_calls(stamps: Any) -> list[CallSpans]:
-    """Stamps → one `CallSpans` per CALL_START … CALL_END. A lookup pairs with the latest armed
-    stamp before it (the wrapper's, or a resume call's); one with none is unpaired."""
-    calls: list[CallSpans] = []
-    current: CallSpans | None = None
-    start = armed = graph_start = looked_up = None
-    for mark, t in lookup_clock.unpack(stamps):
-        if mark == lookup_clock.CALL_START:
-            current, start, armed = CallSpans(), t, None
-        elif current is None:
-            continue
-        elif mark == lookup_clock.ARMED:
-            armed = t
-        elif mark == lookup_clock.LOOKUP:
-            if armed is None:
-                current.unpaired += 1
-            else:
-                current.lookups.append(t - armed)
-                armed = None
-            looked_up = t
-        elif mark == lookup_clock.GRAPH_START:
-            graph_start = t
-            if looked_up is not None:
-                current.pregraph += t - looked_up
-                looked_up = None
-        elif mark == lookup_clock.GRAPH_END and graph_start is not None:
-            current.graph += t - graph_start
-            graph_start = None
-        elif mark == lookup_clock.CALL_END:
-            current.total = t - start
-            calls.append(current)
-            current = None
-    return calls
-
-
-def stamped_iteration(pairs: list, add: Callable, repeat: int = 1) -> Callable[[], None]:
-    """One iteration over (callable, Call) pairs, each call stamped at start and end."""
-    now, bits = time.perf_counter_ns, lookup_clock.MARK_BITS
-    bound = [(f, c.args, c.kwargs) for f, c in pairs for _ in range(repeat)]
-    start, end = lookup_clock.CALL_START, lookup_clock.CALL_END
-
-    def run() -> None:
-        for f, args, kwargs in bound:
-            add(now() << bits | start)
-            f(*args, **kwargs)
-            add(now() << bits | end)
-
-    return run
-
-
-class _Probe:
-    """A frame of the given shape whose graph is `a0 + 1`, compiled with a guard filter: a
-    function, or the `forward` of a module compiled whole (called through nn.Module.__call__)."""
-
-    def __init__(self, shape: FrameShape, kind: str, guard_filter: Any) -> None:
-        import inspect
-        import linecache
-
-        import torch
-
-        n = shape.args
-        self.resume = shape.resume
-        if shape.resume:  # its second frame is a resume function of n arguments
-            names = [f"a{i}" for i in range(max(1, n))]
-            source = (f"import torch\n\ndef probe({', '.join(names)}):\n    b = a0 + 1\n"
-                      "    torch._dynamo.graph_break()\n"
-                      f"    return (b + 1, {', '.join(names[1:])})\n")
-        elif shape.via_module_call:
-            names = [f"a{i}" for i in range(max(1, n - 1))]
-            source = ("import torch\n\nclass Probe(torch.nn.Module):\n"
-                      f"    def forward(self, {', '.join(names)}):\n        return a0 + 1\n")
-        else:
-            names = [f"a{i}" for i in range(max(1, n))]
-            source = f"def probe({', '.join(names)}):\n    return a0 + 1\n"
-        filename = PROBE_FILE.format(n=n, kind=kind + (", a module" if shape.via_module_call
-                                                       else ", a resume" if shape.resume
-                                                       else ""))
-        # Its source in linecache, so that torch.compile finds a source file: without one, some
-        # releases (2.11) compile a function through torch's shared wrapper code, where a
-        # guard-free entry would accept every other callable's calls.
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace: dict = {}
-        exec(compile(source, filename, "exec"), namespace)
-        self.why_not: str | None = None
-        function = (namespace["Probe"].forward if shape.via_module_call
-                    else namespace["probe"])
-        if inspect.getsourcefile(function) is None:
-            self.why_not = (f"torch {compiler.torch_version()} would compile the probe through "
-                            "a shared wrapper: no guard-free floor is timed")
-            return
-        self.namespace = namespace
-        target = namespace["Probe"]() if shape.via_module_call else function
-        self.fn = compiler.compile_fn(target, "eager", False, guard_filter_fn=guard_filter)
-        self.call = Call((torch.zeros(1),) + (None,) * (len(names) - 1))
-        for _ in range(3):
-            self.fn(*self.call.args)
-        self.code = function.__code__
-        if not cache.cache_entries(self.code):
-            self.why_not = (f"on torch {compiler.torch_version()} the probe's entries sit on a "
-                            "shared torch wrapper, not on its own code: no floor is timed")
-
-    def replayed_check_us(self) -> float:
-        """This probe's guard check replayed as the run's replay times a check (on a ready dict
-        of its frame's locals, captured; the Python call path subtracted)."""
-        from guardprof.measure.capture import Capture, capture_iteration
-        from guardprof.measure.replay import ReplayTimer
-
-        code = self._resume_code() if self.resume else self.code
-        captured = capture_iteration(self.fn, [self.call], [code])
-        invocation = next(inv for inv in captured.invocations if inv.code is code)
-        timer = ReplayTimer(Capture({code: cache.cache_entries(code)}, [invocation], 0))
-        timer.time_block(0.05)
-        steps = timer.result().invocations[0].steps
-        return sum(step.seconds for step in steps) * 1e6
-
-    def profiler_event_us(self) -> float | None:
-        """The median 'TorchDynamo Cache Lookup' event of this probe's calls under
-        torch.profiler (a second pass: the first pays the profiler's start-up)."""
-        from guardprof.dynamo import profiler_events
-
-        run = iteration_of([(self.fn, self.call)] * PROBE_CALLS)
-        profiler_events.profile_cache_lookups(run, 1)
-        events = profiler_events.profile_cache_lookups(run, 1)
-        return statistics.median(events) if events else None
-
-    def _resume_code(self) -> types.CodeType:
-        for value in self.namespace.values():
-            code = getattr(value, "__code__", None)
-            if code is not None and code.co_name.startswith(RESUME_CODE_PREFIX):
-                return code
-        raise LookupError("the resume probe has no resume function")
-
-    def overhead_us(self) -> float:
-        """What the clock and the stamps add to a call: stamped − plain loops of this probe,
-        alternated, median of 5 pairs."""
-        diffs = []
-        for _ in range(5):
-            diffs.append(self.call_ns(PROBE_CALLS, stamped=True)
-                         - self.call_ns(PROBE_CALLS, stamped=False))
-        return statistics.median(diffs) / 1e3
-
-    def spans(self, calls: int) -> list[int]:
-        """Lookup spans (ns) of `calls` stamped calls (a resume probe: its resume frame's)."""
-        clock = LookupClock([self.namespace])
-        run = stamped_iteration([(self.fn, self.call)] * calls, clock.stamps.append)
-        with clock:
-            run()
-        which = -1 if self.resume else 0
-        return [c.lookups[which] for c in split_calls(clock.stamps) if c.lookups]
-
-    def call_ns(self, calls: int, stamped: bool) -> float:
-        """ns per call of a loop of `calls`, with or without the clock and stamps."""
-        pairs = [(self.fn, self.call)] * calls
-        if not stamped:
-            run = iteration_of(pairs)
-            t = time.perf_counter_ns()
-            run()
-            return (time.perf_counter_ns() - t) / calls
-        clock = LookupClock()
-        run = stamped_iteration(pairs, clock.stamps.append)
-        with clock:
-            t = time.perf_counter_ns()
-            run()
-            return (time.perf_counter_ns() - t) / calls
 
 
 class InSituTimer:
@@ -263,18 +58,18 @@ class InSituTimer:
         self.pairs = pairs
         self.frames_per_call = frames_per_call
         self.frame_globals = frame_globals
-        self.why_not = lookup_clock.unavailable() or _filters_missing()
+        self.why_not = lookup_clock.unavailable() or filters_missing()
         self.rounds: list[dict[str, list[float]]] = []  # per round, per call: µs figures
         self.unpaired = 0
         self.calls_seen = 0
         self._iterations = self._calibrate() if self.why_not is None else 1
         # The guard-free probes, timed in every round: this VM's speed drifts by tens of
         # percent within seconds, and a floor timed in the same round drifts with the lookups.
-        self._floor_probes: dict[FrameShape, _Probe] = {}
+        self._floor_probes: dict[FrameShape, Probe] = {}
         if self.why_not is None:
             shapes = {f for frames in frames_per_call for f in frames} or {FrameShape(1)}
             for shape in sorted(shapes, key=lambda f: (f.args, f.via_module_call, f.resume)):
-                probe = _Probe(shape, "no guards", compiler.skip_all_guards_filter())
+                probe = Probe(shape, "no guards", compiler.skip_all_guards_filter())
                 if probe.why_not is not None:
                     self.why_not = probe.why_not
                     break
@@ -399,8 +194,9 @@ class InSituTimer:
             notes.append(f"the accepted check alone is unresolved: {why}")
             accepted = None
         why = unresolved(us, low, high)
-        if why:
-            return model.InSitu(None, low, high, model.METHOD, checked,
+        if why:  # no figure, so nothing to judge the cross-check against
+            unjudged = dataclasses.replace(checked, ratio=None, verdict="n/a")
+            return model.InSitu(None, low, high, model.METHOD, unjudged,
                                 lookup_us=med("lookup"), floor_us=floor_us,
                                 rounds=len(self.rounds), rounds_us=per_round,
                                 note=f"unresolved: {why}"), None
@@ -428,61 +224,4 @@ def unresolved(us: float, low: float, high: float) -> str | None:
     if high - low > abs(us):
         return (f"its rounds' quartiles [{low:.2f}, {high:.2f}] µs are wider than the figure "
                 f"(median {us:.2f})")
-    return None
-
-
-@dataclass(frozen=True)
-class Floors:
-    """Per frame shape: the guard-free lookup's span and the frame-locals dict's cost, µs."""
-
-    floor_us: dict[FrameShape, float]
-    frame_locals_us: dict[FrameShape, float]
-    why_not: str | None = None
-    overhead_us: float | None = None  # what the clock and stamps add to a call (on a probe)
-    # the profiler's own cost inside one lookup event: a one-guard probe's event less its guard
-    # timed in situ (None: the profiler recorded no event)
-    profiler_cost_us: float | None = None
-
-
-def probe_floors(shapes: set[FrameShape], rounds: int = 5,
-                 built: dict[FrameShape, _Probe] | None = None) -> Floors:
-    """The probes alone (a program's frames, timed while it ran): median over `rounds`;
-    `built`: guard-free probes already compiled (the in-situ timer's)."""
-    why = lookup_clock.unavailable() or _filters_missing()
-    if why is not None:
-        return Floors({}, {}, why)
-    floors: dict[FrameShape, float] = {}
-    locals_: dict[FrameShape, float] = {}
-    overhead = profiler_cost = None
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for n in sorted(shapes, key=lambda f: (f.args, f.via_module_call, f.resume)):
-            bare = (built or {}).get(n) or _Probe(n, "no guards",
-                                                  compiler.skip_all_guards_filter())
-            if bare.why_not is not None:
-                return Floors({}, {}, bare.why_not)
-            lam = _Probe(n, "root lambda only", compiler.saved_tensors_hooks_only_filter())
-            f = [statistics.median(bare.spans(PROBE_CALLS)) for _ in range(rounds)]
-            lo = [statistics.median(lam.spans(PROBE_CALLS)) for _ in range(rounds)]
-            floors[n] = statistics.median(f) / 1e3
-            one_guard_us = (statistics.median(lo) - statistics.median(f)) / 1e3
-            # the one guard in situ less the same guard replayed: what the replay never pays,
-            # the dict of frame locals dynamo builds for it
-            locals_[n] = one_guard_us - lam.replayed_check_us()
-            if overhead is None:
-                overhead = bare.overhead_us()
-            if profiler_cost is None and not n.resume:
-                event = lam.profiler_event_us()
-                profiler_cost = None if event is None else event - one_guard_us
-    finally:
-        if collecting:
-            gc.enable()
-    return Floors(floors, locals_, overhead_us=overhead, profiler_cost_us=profiler_cost)
-
-
-def _filters_missing() -> str | None:
-    if compiler.skip_all_guards_filter() is None:
-        return (f"torch {compiler.torch_version()} has no guard_filter_fn helpers: no guard-free "
-                "probe, so no floor to subtract")
     return None

@@ -27,7 +27,7 @@ from guardprof.dynamo.cache import EntryHandle
 from guardprof.dynamo.compile_log import CompileRecorder
 from guardprof.dynamo.dispatcher import Dispatcher
 from guardprof.dynamo.guard_tree import build_entry_tree
-from guardprof.measure import in_situ, program_parts
+from guardprof.measure import in_situ, lookup_probes, program_parts
 from guardprof.measure.capture import Capture, Invocation, naming_of
 from guardprof.measure.replay import ReplayTimer
 from guardprof.measure.replay import method as replay_method
@@ -266,7 +266,7 @@ class ProgramRecorder:
                  if code in sampled or any(e.compile_id in compiled_here
                                            for e in cache.cache_entries(code))]
         progress.update("in situ: timing the guard-free probe frames")
-        floors = in_situ.probe_floors({self._shape(code) for code in codes})
+        floors = lookup_probes.probe_floors({self._shape(code) for code in codes})
         spans = self._hook.spans if self._hook is not None else {}
         frames = [self._frame(code, replayed, lookups, floors, spans) for code in codes]
         if decompose:  # after the frames are read: calling them again reorders their caches
@@ -329,7 +329,7 @@ class ProgramRecorder:
         return out
 
     def _frame(self, code: types.CodeType, replayed: list, lookups: int,
-               floors: in_situ.Floors, spans: dict[int, list[int]]) -> ProgramFrame:
+               floors: lookup_probes.Floors, spans: dict[int, list[int]]) -> ProgramFrame:
         mine = [(s, walk) for s, walk in replayed if s.invocation.code is code]
         f_locals = mine[0][0].invocation.f_locals if mine else None
         naming = naming_of(code, f_locals)
@@ -377,11 +377,11 @@ class ProgramRecorder:
             callables=callables if len(callables) > 1 else [],
             in_situ=situ)
 
-    def _shape(self, code: types.CodeType) -> in_situ.FrameShape:
+    def _shape(self, code: types.CodeType) -> lookup_probes.FrameShape:
         """The frame's shape, from its sampled calls' callers (a module compiled whole is
         reached through nn.Module.__call__)."""
         callers = [s.invocation.caller for s in self.samples if s.invocation.code is code]
-        return in_situ.FrameShape.of(code, callers[0] if callers else None)
+        return lookup_probes.FrameShape.of(code, callers[0] if callers else None)
 
     def _own_spans(self, code: types.CodeType, spans: dict[int, list[int]]) -> list[int] | None:
         """Every stamped lookup span of the torch.compile wrappers whose sampled lookups ran
@@ -417,8 +417,8 @@ class ProgramRecorder:
         return sorted(out, key=lambda c: -c.sampled_calls)
 
 
-def frame_in_situ(shape: in_situ.FrameShape, samples: list[Sample], floors: in_situ.Floors,
-                  all_spans: list[int] | None = None) -> InSitu:
+def frame_in_situ(shape: lookup_probes.FrameShape, samples: list[Sample],
+                  floors: lookup_probes.Floors, all_spans: list[int] | None = None) -> InSitu:
     """A frame's guard figure from its lookups timed while the program ran: every stamped
     lookup of its torch.compile wrapper (`all_spans`, ns), or its sampled lookups alone."""
     no_check = Check(NO_CHECK_METHOD, None, note=NO_CHECK_NOTE)

@@ -28,7 +28,8 @@ from guardprof.dynamo.compile_log import CompileRecorder
 from guardprof.dynamo.lookup_clock import LookupClock
 from guardprof.measure.capture import Capture, capture_iteration, frame_naming
 from guardprof.measure.decomposition import decompose
-from guardprof.measure.in_situ import FrameShape, InSituTimer
+from guardprof.measure.in_situ import InSituTimer
+from guardprof.measure.lookup_probes import FrameShape
 from guardprof.measure.noise import NoiseProbe
 from guardprof.measure.replay import METHOD as REPLAY_METHOD
 from guardprof.measure.replay import TARGET_REPLAY_SECONDS, Replay, ReplayTimer

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from guardprof.cli.main import main
 from guardprof.dynamo import lookup_clock as lc
-from guardprof.measure.in_situ import split_calls, unresolved
+from guardprof.measure.in_situ import unresolved
+from guardprof.measure.lookup_spans import split_calls
 from guardprof.model.in_situ import AGREE_WITHIN
 from guardprof.model.run_report import load_report
 
@@ -99,14 +100,16 @@ def test_a_millisecond_call_is_resolved_in_situ_and_no_part_is_printed_unresolve
     s = report.in_situ
     assert s.us_per_call is not None and 0 < s.low <= s.high
     assert s.high - s.low < s.us_per_call  # resolved: its own rule
+    assert report.decomposition.available, report.decomposition.notes
     for part, raw in zip(report.decomposition.parts, data["decomposition"]["parts"],
                          strict=True):
         assert raw["resolved"] == part.resolved and (raw["us"] is None) == (not part.resolved)
         if not part.resolved:
             assert "quartiles" in part.reason
-    rows = [line for line in output.splitlines()
+    table = output.split("Decomposition of the compiled call")[1].split("Independent measures")[0]
+    rows = [line for line in table.splitlines()
             if re.match(r"\s+(graph|dispatch floor|accepted check|rejected entries)\s", line)]
-    assert rows
+    assert len(rows) == 4, table
     for line in rows:
         assert not re.search(r"-\d+%", line)
         if "unresolved" in line.split()[2:3] or " unresolved " in line:
