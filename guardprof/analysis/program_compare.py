@@ -23,9 +23,13 @@ class FrameChange:
 
     @property
     def ratio(self) -> float | None:
-        """B/A of the replayed guard µs per call (None: a side not sampled or missing)."""
-        a_us = self.a.guard_us_per_call if self.a else None
-        b_us = self.b.guard_us_per_call if self.b else None
+        """B/A of the guard µs per call, in situ on both sides, else replayed on both (None: a
+        side not sampled or missing)."""
+        if self.a is None or self.b is None:
+            return None
+        (a_us, a_how), (b_us, b_how) = self.a.guard_figure, self.b.guard_figure
+        if a_how != b_how:
+            a_us, b_us = self.a.guard_us_per_call, self.b.guard_us_per_call
         return b_us / a_us if a_us and b_us is not None else None
 
 

@@ -84,6 +84,14 @@ class ProgramFrame:
         return f"{self.name} ({filename}:{self.firstlineno})"
 
     @property
+    def guard_figure(self) -> tuple[float | None, str]:
+        """This frame's guard µs/call as views show it: in situ, else the replayed checks
+        (named so)."""
+        if self.in_situ is not None and self.in_situ.us_per_call is not None:
+            return self.in_situ.us_per_call, "in situ"
+        return self.guard_us_per_call, "replayed"
+
+    @property
     def called_from(self) -> str:
         """The commonest call site, and how many others there are."""
         if not self.call_sites:

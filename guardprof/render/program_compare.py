@@ -10,6 +10,13 @@ def _num(x: float | None, fmt: str) -> str:
     return "-" if x is None else format(x, fmt)
 
 
+def _figure(frame) -> str:
+    if frame is None:
+        return "-"
+    us, how = frame.guard_figure
+    return _num(us, ".2f") + (" r" if how == "replayed" and us is not None else "")
+
+
 def render_program_comparison(c: ProgramComparison) -> str:
     lines = [f"Program reports compared — A: {c.a_name}, B: {c.b_name}",
              f"  A: {' '.join(c.a.command)} — exit {c.a.exit_status}, {c.a.wall_s:.1f} s, "
@@ -22,8 +29,7 @@ def render_program_comparison(c: ProgramComparison) -> str:
         rows.append([
             f.label, f.called_from,
             "-" if a is None else str(len(a.entries)), "-" if b is None else str(len(b.entries)),
-            _num(a.guard_us_per_call if a else None, ".2f"),
-            _num(b.guard_us_per_call if b else None, ".2f"),
+            _figure(a), _figure(b),
             _num(f.ratio, ".2f"),
             _num(a.estimated_guard_s * 1e3 if a and a.estimated_guard_s is not None else None,
                  ".2f"),
@@ -33,7 +39,9 @@ def render_program_comparison(c: ProgramComparison) -> str:
     lines += table(rows, ["frame", "called from (B)", "entries A", "entries B", "A µs/call",
                           "B µs/call", "B/A", "A ms total (est.)", "B ms total (est.)"],
                    "llrrrrrrr")
-    lines.append("  µs/call: replayed guard time per sampled call (mean); totals: estimated "
-                 "calls × µs/call over each program; '-': frame not run or not sampled")
+    lines.append("  µs/call: guard evaluation in situ (each frame's lookups timed while the "
+                 "program ran, less a guard-free probe's), 'r' where only the replayed checks "
+                 "were had; B/A on the same kind of figure; totals: estimated calls × µs/call "
+                 "over each program; '-': frame not run or not sampled")
     lines += [f"note: {n}" for n in c.notes]
     return "\n".join(lines) + "\n"

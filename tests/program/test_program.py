@@ -344,12 +344,14 @@ def test_two_program_reports_compare_frame_by_frame_without_a_gate(tmp_path):
     assert shown.stdout.startswith("Program reports compared")
     frames = {f["name"]: f for f in json.loads(a.read_text())["frames"]}
     step = next(line for line in shown.stdout.splitlines() if line.lstrip().startswith("step "))
-    assert f"{frames['step']['guard_us_per_call']:.2f}" in step  # A's figure, in its row
+    shown_us = (frames["step"]["in_situ"] or {}).get("us_per_call")  # in situ where it has one
+    assert f"{shown_us if shown_us is not None else frames['step']['guard_us_per_call']:.2f}" \
+        in step  # A's figure, in its row
     assert "brk.py:" in step  # called from
     gated = _guardprof("compare", str(a), str(b), "--fail-above", "10", cwd=tmp_path)
     assert gated.returncode == 2 and "no interval to gate on" in gated.stderr
     other = tmp_path / "run.json"
-    other.write_text(json.dumps({"report_type": "guardprof-run", "schema_version": 4}))
+    other.write_text(json.dumps({"report_type": "guardprof-run", "schema_version": 5}))
     mixed = _guardprof("compare", str(a), str(other), cwd=tmp_path)
     assert mixed.returncode == 1 and "compare two of a kind" in mixed.stderr
     assert "Traceback" not in mixed.stderr
