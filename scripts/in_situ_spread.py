@@ -38,6 +38,9 @@ def main() -> int:
                             str(out), *options], cwd=REPO, check=True, capture_output=True)
             data = json.loads(out.read_text())
             s = data["in_situ"]
+            if s["us_per_call"] is None:
+                print(f"run {i + 1:2d}: no in-situ figure ({s['note']})", flush=True)
+                continue
             figures.append(s["us_per_call"])
             profiler.append(s["cross_check"]["us_per_call"])
             print(f"run {i + 1:2d}: guards in situ {s['us_per_call']:.2f} µs/call "
@@ -45,6 +48,9 @@ def main() -> int:
                   f"{s['cross_check']['us_per_call'] or float('nan'):.2f}, call "
                   f"{data['summary']['compiled_us_per_call']:.2f}, off-CPU "
                   f"{100 * (data['summary']['off_cpu'] or 0):.1f}%", flush=True)
+    if not figures:
+        print("no run gave an in-situ figure")
+        return 1
     median = statistics.median(figures)
     spread = max(figures) / median
     print(f"in situ over {len(figures)} processes: median {median:.2f} µs/call, "

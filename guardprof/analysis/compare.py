@@ -86,8 +86,10 @@ def _blocks(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:
 
 
 def _in_situ_rounds(r: GuardReport):
-    s = r.in_situ
-    return [list(s.rounds_us)] if s is not None and s.rounds_us else None
+    s = r.in_situ  # an unresolved figure (us_per_call None) gives no repetitions to gate on
+    if s is None or s.us_per_call is None or not s.rounds_us:
+        return None
+    return [list(s.rounds_us)]
 
 
 def _entries(attr: str) -> Callable[[GuardReport], list[list[float]] | None]:

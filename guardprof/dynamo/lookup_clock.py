@@ -131,28 +131,33 @@ class LookupClock:
     # -- install / remove ----------------------------------------------------------------------
 
     def install(self) -> None:
+        """Everything or nothing: a failure part-way undoes what was installed."""
         import torch._dynamo.eval_frame as eval_frame
         from torch._C._dynamo.eval_frame import set_guard_complete_hook
 
         add, now = self.stamps.append, time.perf_counter_ns
-        previous = set_guard_complete_hook(None)
+        self._installed = True  # from here on, remove() undoes whatever was done
+        try:
+            previous = set_guard_complete_hook(None)
+            self._previous_hook = previous
 
-        @compiler.never_compile
-        def lookup_done(cache_hit: bool) -> bool:
-            add(now() << MARK_BITS | LOOKUP)
-            # the return value is dynamo's verdict: anything but cache_hit recompiles
-            return previous(cache_hit) if previous is not None else cache_hit
+            @compiler.never_compile
+            def lookup_done(cache_hit: bool) -> bool:
+                add(now() << MARK_BITS | LOOKUP)
+                # the return value is dynamo's verdict: anything but cache_hit recompiles
+                return previous(cache_hit) if previous is not None else cache_hit
 
-        self._previous_hook = previous
-        set_guard_complete_hook(lookup_done)
-        self._patch(eval_frame, "_maybe_set_eval_frame", self._arming)
-        for namespace in self._globals:
-            for name in [n for n in namespace if isinstance(n, str)]:
-                if name.startswith(RESUME_PREFIX):
-                    self._patch(namespace, name, self._resume)
-                elif name.startswith(COMPILED_FN_PREFIX):
-                    self._patch(namespace, name, self._graph)
-        self._installed = True
+            set_guard_complete_hook(lookup_done)
+            self._patch(eval_frame, "_maybe_set_eval_frame", self._arming)
+            for namespace in self._globals:
+                for name in [n for n in namespace if isinstance(n, str)]:
+                    if name.startswith(RESUME_PREFIX):
+                        self._patch(namespace, name, self._resume)
+                    elif name.startswith(COMPILED_FN_PREFIX):
+                        self._patch(namespace, name, self._graph)
+        except BaseException:
+            self.remove()
+            raise
 
     def _patch(self, namespace: Any, name: str, make: Any) -> None:
         is_dict = isinstance(namespace, dict)
@@ -186,11 +191,6 @@ class LookupClock:
     def __exit__(self, *exc: Any) -> None:
         self.remove()
 
-
-
-def stamp(mark: int) -> int:
-    """A stamp of `mark` now (for the caller's own stamps: a call's start and end)."""
-    return time.perf_counter_ns() << MARK_BITS | mark
 
 
 def unpack(stamps: array) -> list[tuple[int, int]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 import signal
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable
@@ -81,17 +82,18 @@ class LookupHook:
         # wrapper's lookups; at most SPANS_KEPT each (a uniform sample of them past that)
         self.spans: dict[int, list[int]] = {}
         self.spans_seen: dict[int, int] = {}
+        self.threads: set[int] = set()  # the threads whose lookups were counted (timed mode)
+        thread_id = threading.get_ident
         keep = random.Random(0)
         self._eval_frame = eval_frame
-        self._original_arm: Any = None
+        self._original_arm: Any = None  # the arming function replaced at install
+        self._on_armed: Callable[[Any], None] | None = None
         if timed and lookup_clock.unavailable() is None:
-            original = eval_frame._maybe_set_eval_frame
 
             def on_armed(callback: Any) -> None:
                 started[0], armed_by[0] = now(), callback
 
-            self._original_arm = original
-            self._arm_stamped = lookup_clock.arming_stand_in(original, on_armed)
+            self._on_armed = on_armed
 
         @compiler.never_compile
         def profile(frame: types.FrameType, event: str, _arg: Any) -> None:
@@ -126,19 +128,13 @@ class LookupHook:
             # hook has returned (`signal.raise_signal` here would run the handler at once, and
             # its exception would leave through dynamo's C++: measured, it aborts).
             ended = now()
-            span, started[0] = (ended - started[0] if started[0] else None), 0
-            if span is not None:
-                key = id(armed_by[0])
-                kept, seen = self.spans.setdefault(key, []), self.spans_seen.get(key, 0) + 1
-                self.spans_seen[key] = seen
-                if len(kept) < SPANS_KEPT:
-                    kept.append(span)
-                else:  # reservoir sampling: every span stays with probability SPANS_KEPT/seen
-                    slot = keep.randrange(seen)
-                    if slot < SPANS_KEPT:
-                        kept[slot] = span
+            span = None
             self.lookups += 1
             try:
+                span, started[0] = (ended - started[0] if started[0] else None), 0
+                if span is not None:
+                    keep_span(span, id(armed_by[0]))
+                    self.threads.add(thread_id())
                 if self._previous is not None:
                     cache_hit = bool(self._previous(cache_hit))
                 if state["signal"] is not None:
@@ -153,6 +149,16 @@ class LookupHook:
                 self.failure = f"{type(exc).__name__}: {exc}"
                 state["armed"] = state["pending"] = None
             return cache_hit
+
+        def keep_span(span: int, key: int) -> None:
+            kept, seen = self.spans.setdefault(key, []), self.spans_seen.get(key, 0) + 1
+            self.spans_seen[key] = seen
+            if len(kept) < SPANS_KEPT:
+                kept.append(span)
+            else:  # reservoir sampling: every span stays with probability SPANS_KEPT/seen
+                slot = keep.randrange(seen)
+                if slot < SPANS_KEPT:
+                    kept[slot] = span
 
         def deliver_later(signum: int) -> None:
             state["signal"], state["armed"], state["pending"] = signum, None, None
@@ -211,8 +217,10 @@ class LookupHook:
         from torch._C._dynamo.eval_frame import set_guard_complete_hook
 
         self._previous = set_guard_complete_hook(self._complete)
-        if self._original_arm is not None:
-            self._eval_frame._maybe_set_eval_frame = self._arm_stamped
+        if self._on_armed is not None:
+            self._original_arm = self._eval_frame._maybe_set_eval_frame  # as it is now
+            self._eval_frame._maybe_set_eval_frame = lookup_clock.arming_stand_in(
+                self._original_arm, self._on_armed)
         self._installed = True
 
     def remove(self) -> None:
@@ -223,6 +231,7 @@ class LookupHook:
         set_guard_complete_hook(self._previous)
         if self._original_arm is not None:
             self._eval_frame._maybe_set_eval_frame = self._original_arm
+            self._original_arm = None
         self._installed = False
         self._disarm()  # armed by the last lookup, never fired
         signum, self._state["signal"] = self._state["signal"], None

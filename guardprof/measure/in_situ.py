@@ -144,12 +144,11 @@ class InSituTimer:
                 for r in self.rounds]
 
     def settled(self, spread: float) -> bool:
-        """Whether the rounds' quartiles of the lookup span span at most `spread` of it (the
-        floor, timed later, is a constant: it moves the median, not the quartiles' width)."""
+        """Whether the rounds' quartiles of the guard figure (the rounds' lookup spans less
+        their floors, as reported) span at most `spread` of its median."""
         if len(self.rounds) < 2:
             return False
-        us, low, high = median_and_quartiles(
-            [statistics.fmean(r["lookup"]) for r in self.rounds])
+        us, low, high = median_and_quartiles(self._guards("lookup", "floor"))
         return us > 0 and (high - low) <= spread * us
 
     def result(self, cross_check: model.Check, same_passes_lookup_us: float | None = None

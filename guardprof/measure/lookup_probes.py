@@ -102,6 +102,7 @@ class Probe:
         target = namespace["Probe"]() if shape.via_module_call else function
         self.fn = compiler.compile_fn(target, "eager", False, guard_filter_fn=guard_filter)
         self.call = Call((torch.zeros(1),) + (None,) * (len(names) - 1))
+        self.code = function.__code__
         for _ in range(3):
             self.fn(*self.call.args)
         self.code = function.__code__
@@ -206,6 +207,11 @@ def probe_floors(shapes: set[FrameShape], rounds: int = 5,
             if bare.why_not is not None:
                 return Floors({}, {}, bare.why_not)
             lam = Probe(n, "root lambda only", compiler.saved_tensors_hooks_only_filter())
+            if lam.why_not is not None:
+                return Floors({}, {}, lam.why_not)
+            if not any(e.guard_manager.code_parts for e in cache.cache_entries(lam.code)):
+                return Floors({}, {}, "the probe keeping only the root lambda guard kept none: "
+                                      "no frame-locals figure")
             f = [statistics.median(bare.spans(PROBE_CALLS)) for _ in range(rounds)]
             lo = [statistics.median(lam.spans(PROBE_CALLS)) for _ in range(rounds)]
             floors[n] = statistics.median(f) / 1e3

@@ -18,6 +18,7 @@ import platform
 import random
 import statistics
 import sysconfig
+import threading
 import time
 import types
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ PROGRAM_IN_SITU_METHOD = (
     "standard errors]"
 )
 NO_CHECK_METHOD = "torch.profiler lookup events"
+OTHER_THREADS = ("compiled frames ran in other threads of the program, and compiling the "
+                 "guard-free probes after that crashed torch 2.11 (a segfault entering "
+                 "fake-tensor mode): no floor is timed, so no in-situ figure")
 NO_CHECK_NOTE = ("not run: the program ran once, and its lookups were not profiled (profiling "
                  "them would slow the program it measures)")
 
@@ -266,7 +270,9 @@ class ProgramRecorder:
                  if code in sampled or any(e.compile_id in compiled_here
                                            for e in cache.cache_entries(code))]
         progress.update("in situ: timing the guard-free probe frames")
-        floors = lookup_probes.probe_floors({self._shape(code) for code in codes})
+        other_threads = (self._hook.threads - {threading.get_ident()}) if self._hook else set()
+        floors = (lookup_probes.Floors({}, {}, OTHER_THREADS) if other_threads else
+                  lookup_probes.probe_floors({self._shape(code) for code in codes}))
         spans = self._hook.spans if self._hook is not None else {}
         frames = [self._frame(code, replayed, lookups, floors, spans) for code in codes]
         if decompose:  # after the frames are read: calling them again reorders their caches
@@ -422,23 +428,24 @@ def frame_in_situ(shape: lookup_probes.FrameShape, samples: list[Sample],
     """A frame's guard figure from its lookups timed while the program ran: every stamped
     lookup of its torch.compile wrapper (`all_spans`, ns), or its sampled lookups alone."""
     no_check = Check(NO_CHECK_METHOD, None, note=NO_CHECK_NOTE)
+    generic = PROGRAM_IN_SITU_METHOD.format(which="its lookups")
     if floors.why_not is not None:
-        return InSitu(None, None, None, PROGRAM_IN_SITU_METHOD, no_check, note=floors.why_not)
+        return InSitu(None, None, None, generic, no_check, note=floors.why_not)
     sampled = [s.lookup_ns / 1e3 for s in samples if s.lookup_ns is not None]
     spans = [s / 1e3 for s in all_spans] if all_spans else sampled
     if not spans:
         why = ("not sampled" if not samples else
                "none of its sampled lookups had a stamped start (a frame entered from inside "
                "another compiled frame, not through the torch.compile wrapper)")
-        return InSitu(None, None, None, PROGRAM_IN_SITU_METHOD, no_check, note=why)
+        return InSitu(None, None, None, generic, no_check, note=why)
     floor = floors.floor_us[shape]
     guards = [span - floor for span in spans]
     us, low, high = mean_and_interval(guards)
-    why = in_situ.unresolved(us, low, high) if len(guards) > 1 else None
+    why = (in_situ.unresolved(us, low, high) if len(guards) > 1 else
+           "one lookup was timed: no interval")
     if why:
-        return InSitu(None, low, high, PROGRAM_IN_SITU_METHOD.format(which="its lookups"),
-                      no_check, lookup_us=statistics.fmean(spans), floor_us=floor,
-                      rounds=len(guards), note=f"unresolved: {why}")
+        return InSitu(None, low, high, generic, no_check, lookup_us=statistics.fmean(spans),
+                      floor_us=floor, rounds=len(guards), note=f"unresolved: {why}")
     which = (f"{len(spans)} lookups of its torch.compile wrapper" if all_spans else
              f"its {len(spans)} sampled lookups (its wrapper's others ran other frames too)")
     missing = len(samples) - len(sampled)

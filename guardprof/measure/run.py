@@ -79,10 +79,10 @@ IN_SITU_EXTRA_BUDGET_S = 3.0  # ... within this much more time (this VM has slow
 # seconds in which a lookup takes up to twice as long; more rounds let the median pass them)
 PROFILER_CHECK_METHOD = (
     "torch.profiler 'TorchDynamo Cache Lookup' events (dynamo's own record around its walk), "
-    "summed per call, in 3 passes between the headline's rounds, median of the passes, judged "
-    "against the in-situ figure, raw; its own cost inside an event is measured on a one-guard "
-    "probe (its event less that guard timed in situ) and stated; the lookup clock runs in the "
-    "same passes too, which says how much recording adds around each lookup"
+    "summed per call, in {passes} between the headline's rounds, median of the passes, judged "
+    "against the in-situ figure, raw; on a one-guard probe its event less that guard's in-situ "
+    "cost is stated (what the event holds beyond the guard); the lookup clock runs in the same "
+    "passes too, and what it reads more there is stated"
 )
 FRAME_LOCALS_METHOD = (
     "in situ: a probe frame with as many arguments keeping only the root lambda guard, less the "
@@ -191,7 +191,7 @@ def measure_warm(
     # frames each call runs, on which locals; the in-situ rounds need its frames.
     progress.update("capturing one iteration's frames and cache order")
     capture = capture_iteration(prepared.compiled, calls)
-    in_situ_timer = in_situ_timer_for(prepared, capture, progress)
+    in_situ_timer = in_situ_timer_for(prepared, capture)
     lookups.frame_globals = in_situ_timer.frame_globals
     noise = NoiseProbe()
     noise.start()
@@ -286,8 +286,7 @@ def measure_warm(
     )
 
 
-def in_situ_timer_for(prepared: PreparedWorkload, capture: Capture,
-                      progress: Progress = SILENT) -> InSituTimer:
+def in_situ_timer_for(prepared: PreparedWorkload, capture: Capture) -> InSituTimer:
     """The in-situ timer of the workload's own loop: each call's frames, in the order its
     lookups run them, from the captured iteration."""
     calls = prepared.calls
@@ -298,11 +297,13 @@ def in_situ_timer_for(prepared: PreparedWorkload, capture: Capture,
 
 
 def profiler_check(check: CrossCheck) -> InSituCheck:
-    """The profiler's lookup events as the in-situ figure's cross-check (judged against the
-    clock in the same passes, by the in-situ timer)."""
+    """The profiler's lookup events as the in-situ figure's cross-check (the in-situ timer
+    judges them against its figure)."""
+    passes = len(check.pass_per_call_us)
+    method = PROFILER_CHECK_METHOD.format(passes=f"{passes} pass{'es' if passes != 1 else ''}")
     if not check.available:
-        return InSituCheck(PROFILER_CHECK_METHOD, None, note=check.note)
-    return InSituCheck(PROFILER_CHECK_METHOD, check.per_call_us)
+        return InSituCheck(method, None, note=check.note)
+    return InSituCheck(method, check.per_call_us)
 
 
 def clock_in_profiler_passes(check: CrossCheck) -> float | None:
@@ -503,7 +504,6 @@ class _LookupEvents:
     pass_medians_us: list[float] = field(default_factory=list)
     pass_per_call_us: list[float] = field(default_factory=list)
     pass_clock_us: list[float] = field(default_factory=list)  # the clock's lookup µs per call
-    pass_clock_lookups: list[float] = field(default_factory=list)  # lookups it timed per call
     frame_globals: list[dict] = field(default_factory=list)  # resume calls stamped there too
     events: int = 0
     iterations: int = 0
@@ -535,7 +535,6 @@ class _LookupEvents:
             spans = lookup_clock.lookup_spans(clock.stamps)
             calls = self.iterations_per_pass * self.calls_per_iteration
             self.pass_clock_us.append(sum(spans) / 1e3 / calls)
-            self.pass_clock_lookups.append(len(spans) / calls)
         self.iterations += self.iterations_per_pass
         self.events += len(durations)
         if durations:

@@ -31,10 +31,11 @@ def check_line(s: InSitu) -> str:
             f"{check.ratio:.2f} to the in-situ figure, {_verdict(check.verdict)} "
             f"(±{100 * AGREE_WITHIN:.0f}%)")
     if check.cost_per_event_us is not None:
-        line += f"; its own cost inside an event {check.cost_per_event_us:+.2f} µs (a probe)"
+        line += (f"; on a one-guard probe its event reads {check.cost_per_event_us:+.2f} µs "
+                 "beyond the guard's in-situ cost")
     if check.adds_us is not None:
-        line += (f"; while it records, the clock reads {check.adds_us:+.1f} µs/call more: the "
-                 "profiler's own cost around each lookup")
+        line += (f"; while it records, the lookup clock reads {check.adds_us:+.1f} µs/call "
+                 "more")
     return line
 
 
@@ -88,7 +89,7 @@ def lead(report: GuardReport) -> list[str]:
                      f": the accepted check (no entry rejected; alone {s.accepted_us:.1f})")
         lines.append(f"  guard evaluation  {s.us_per_call:6.1f} µs{interval(s)}  {share}{split}")
         if s.floor_us is not None and s.lookup_us is not None:
-            lines.append(f"  dynamo's lookup   {s.lookup_us:6.1f} µs  = guards + a guard-free "
+            lines.append(f"  dynamo's lookup   {s.lookup_us:6.1f} µs  of which a guard-free "
                          f"lookup's {s.floor_us:.1f} (wrapper's last steps, locals mapping, hook)")
         if s.outside_graph_us is not None and s.graph_us is not None and s.graph_us > 0:
             outside = s.outside_graph_us - (s.overhead_us or 0.0)
@@ -153,8 +154,8 @@ def method_lines(s: InSitu | None) -> list[str]:
     lines.append(f"  {s.rounds} rounds{spread}; lookups timed per call {s.lookups_per_call:.1f}")
     if s.overhead_us is not None:
         lines.append(f"  the stamps add {s.overhead_us:.2f} µs to a call (stamped − plain loops "
-                     "of the probe); inside a lookup span sits only the hook's entry, which the "
-                     "floor holds too")
+                     "of the guard-free probe, which has no graph or resume stand-ins); inside a "
+                     "lookup span sits only the hook's entry, which the floor holds too")
     lines.append(f"  cross-check — {s.cross_check.method}")
     if s.note:
         lines.append(f"  note: {s.note}")

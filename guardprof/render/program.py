@@ -10,6 +10,9 @@ from guardprof.render.in_situ import figure_line
 from guardprof.render.text_table import table
 
 TOP_KINDS = 4
+GENERIC_METHOD = ("direct, in situ: each lookup timed while the program ran, from the "
+                  "torch.compile wrapper arming dynamo to dynamo's guard-complete hook, less a "
+                  "guard-free probe's span of the same shape")
 
 
 def _us(x: float | None) -> str:
@@ -38,9 +41,8 @@ def render(report: ProgramReport) -> str:
                  f"but each frame's first, which found no cache and compiled); sampled: "
                  f"{report.samples}")
     lines.append(f"  samples: {report.sample_policy}")
-    method = next((f.in_situ.method for f in report.frames if f.in_situ is not None), None)
-    if method:
-        lines.append(f"  guard figure {method}")
+    if any(f.in_situ is not None for f in report.frames):
+        lines.append(f"  guard figure {GENERIC_METHOD} (each frame says which lookups)")
     lines.append(f"  its breakdown, {report.replay_method}")
     total = sum(f.estimated_guard_s or 0.0 for f in report.frames)
     lines.append("")
@@ -75,10 +77,12 @@ def _situ(frame: ProgramFrame) -> str:
 def _frame_section(frame: ProgramFrame) -> list[str]:
     lines = ["", f"{frame.label}: {len(frame.entries)} cache entries"]
     lines.append(f"  guard evaluation: {figure_line(frame.in_situ)}")
+    if frame.in_situ is not None and frame.in_situ.us_per_call is not None:
+        lines.append(f"    method: {frame.in_situ.method}")
     s = frame.in_situ
     if s is not None and s.us_per_call is not None and s.floor_us is not None:
         lines.append(f"    its lookup {s.lookup_us:.2f} µs/call less a guard-free lookup's "
-                     f"{s.floor_us:.2f}, over {s.rounds} sampled calls; replayed checks "
+                     f"{s.floor_us:.2f}, over {s.rounds} timed lookups; replayed checks "
                      f"{_us(frame.guard_us_per_call)} µs/call (the breakdown below)")
     if frame.entries_on:
         where = re.sub(r"\(\S*site-packages/", "(", frame.entries_on)

@@ -77,7 +77,8 @@ def _frames_section(report: ProgramReport, total_s: float) -> str:
              str(f.sampled_calls), escape(_situ(f)), _us(f.guard_us_per_call),
              "-" if f.estimated_guard_s is None else f"{f.estimated_guard_s * 1e3:.2f}"]
             for f in report.frames]
-    method = next((f.in_situ.method for f in report.frames if f.in_situ is not None), "")
+    method = ("each frame's lookups timed while the program ran, from the torch.compile wrapper "
+              "arming dynamo to dynamo's guard-complete hook, less a guard-free probe's span")
     return (
         "<h2>Frames ranked by estimated guard time</h2>"
         '<div class="method">calls = lookups × the frame\'s share of the samples (an estimate); '
