@@ -49,10 +49,11 @@ def run(spec, json_path: Path | None, quiet: bool, load_path: Path | None,
 
     After `--`, an unmodified program instead: `guardprof run -- python train.py ARGS` (or
     `-- python -m pkg.train`) runs it in this process, its output untouched, and at its exit
-    prints on stderr every compiled frame it ran: entries in cache order, why each was created,
-    the walk depth and replayed guard cost of sampled calls, and the frames ranked by estimated
-    guard time. guardprof exits with the program's own status. (The workload options do not
-    apply to a program.)
+    prints on stderr every compiled frame it ran: its guard evaluation per call in situ (its
+    lookups timed while the program ran), entries in cache order, why each was created, the walk
+    depth and replayed checks of sampled calls, and the frames ranked by estimated guard time.
+    guardprof exits with the program's own status. (The workload options do not apply to a
+    program.)
 
     \b
     Examples:
