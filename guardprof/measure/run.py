@@ -520,8 +520,8 @@ class _LookupEvents:
     def record_pass(self) -> None:
         if self.error is not None:
             return
-        # The lookup clock runs in the same pass: two instruments on the same lookups, at the
-        # same time (the profiler's own cost, which it adds to each lookup, is in both).
+        # The lookup clock runs in the same pass, on the same lookups: what the profiler adds
+        # around each lookup while it records shows in the clock, not in the events.
         clock = (LookupClock(self.frame_globals) if lookup_clock.unavailable() is None
                  else None)
         try:
