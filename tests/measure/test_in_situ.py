@@ -24,7 +24,7 @@ from guardprof.model.in_situ import AGREE_WITHIN
 from guardprof.model.run_report import load_report
 
 WORKLOADS = Path(__file__).resolve().parents[1] / "workloads"
-ATTEMPTS = 3
+ATTEMPTS = 4
 
 
 def _stamps(*marks: tuple[int, int]) -> array:
@@ -99,14 +99,23 @@ def test_the_profiler_agrees_with_the_in_situ_figure(name, tmp_path):
 
 def test_a_millisecond_call_is_resolved_in_situ_and_no_part_is_printed_unresolved(tmp_path):
     """A module whose call takes milliseconds: the in-situ figure has an interval narrower than
-    itself; every hot-loop part has a number only when resolved, and no share is negative or
-    given to an unresolved part (text and JSON)."""
-    report, output, data = _run(tmp_path, "conv", "--target", f"{WORKLOADS}/conv_stack.py:make",
-                                "--decompose")
-    assert report.timing.compiled_us_per_call > 1000  # milliseconds, on any machine here
-    s = report.in_situ
-    assert s.us_per_call is not None and 0 < s.low <= s.high
+    itself (measured afresh up to ATTEMPTS times: a slow phase of this VM can leave it
+    unresolved, and the report then says so); every hot-loop part has a number only when
+    resolved, and no share is negative or given to an unresolved part (text and JSON)."""
+    for attempt in range(ATTEMPTS):
+        report, output, data = _run(tmp_path, f"conv{attempt}", "--target",
+                                    f"{WORKLOADS}/conv_stack.py:make", "--decompose")
+        assert report.timing.compiled_us_per_call > 1000  # milliseconds, on any machine here
+        s = report.in_situ
+        _assert_parts_honest(report, output, data)
+        if s.us_per_call is not None:
+            break
+        assert "not measured in situ: unresolved" in " ".join(output.split())  # said, no number
+    assert s.us_per_call is not None and 0 < s.low <= s.high, s.note
     assert s.high - s.low < s.us_per_call  # resolved: its own rule
+
+
+def _assert_parts_honest(report, output: str, data: dict) -> None:
     assert report.decomposition.available, report.decomposition.notes
     for part, raw in zip(report.decomposition.parts, data["decomposition"]["parts"],
                          strict=True):
@@ -119,7 +128,7 @@ def test_a_millisecond_call_is_resolved_in_situ_and_no_part_is_printed_unresolve
     assert len(rows) == 4, table
     for line in rows:
         assert not re.search(r"-\d+%", line)
-        if "unresolved" in line.split()[2:3] or " unresolved " in line:
+        if " unresolved " in line:
             assert not re.search(r"\d+%", line), line
 
 
