@@ -16,6 +16,10 @@ def _verdict(v: str) -> str:
     return "DISAGREE" if v == "disagree" else v
 
 
+def _ratio(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}"
+
+
 def interval(s: InSitu) -> str:
     if s.low is None or s.high is None:
         return ""
@@ -28,7 +32,7 @@ def check_line(s: InSitu) -> str:
     if check.us_per_call is None:
         return f"not available ({check.note})"
     line = (f"the profiler's lookup events read {check.us_per_call:.1f} µs/call: ratio "
-            f"{check.ratio:.2f} to the in-situ figure, {_verdict(check.verdict)} "
+            f"{_ratio(check.ratio)} to the in-situ figure, {_verdict(check.verdict)} "
             f"(±{100 * AGREE_WITHIN:.0f}%)")
     if check.cost_per_event_us is not None:
         line += (f"; on a one-guard probe its event reads {check.cost_per_event_us:+.2f} µs "
@@ -48,7 +52,7 @@ def figure_line(s: InSitu | None) -> str:
     check = s.cross_check
     tail = ("cross-check not available" + (f": {check.note}" if check.note else "")
             if check.us_per_call is None else
-            f"cross-check {check.us_per_call:.1f}, ratio {check.ratio:.2f}, "
+            f"cross-check {check.us_per_call:.1f}, ratio {_ratio(check.ratio)}, "
             f"{_verdict(check.verdict)}")
     return f"{s.us_per_call:.1f} µs/call{interval(s)} in situ ({tail})"
 

@@ -55,14 +55,14 @@ def _run(tmp_path: Path, name: str, *args: str):
     return load_report(out), result.output, json.loads(out.read_text())
 
 
-# graph_break is left out: there the profiler reads 1.16–1.3× the in-situ figure on this machine
-# (2026-12-07; the README's table), which the report prints as DISAGREE.
+# Left out, and why (2026-12-07, this machine; the README's table): on graph_break the profiler
+# reads 1.13–1.32× the in-situ figure; on float_args --auto-dynamic its figure moved from 3.3 to
+# 7.4 µs/call between four fresh runs (ratios 0.79–1.76) while the in-situ one stayed at
+# 4.1–4.4. The reports print those as DISAGREE; agreement is not claimed for them.
 TARGETS = {
     "standard (8 args)": ["--num-args", "8", "--sizes", "4,8,12,16"],
     "dict_int": ["--target", f"{WORKLOADS}/dict_int.py:make"],
     "module_stack": ["--target", f"{WORKLOADS}/module_stack.py:make"],
-    "float_args --auto-dynamic": ["--target", f"{WORKLOADS}/float_args.py:make",
-                                  "--auto-dynamic"],
 }
 
 
