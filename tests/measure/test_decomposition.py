@@ -75,14 +75,25 @@ def test_json_carries_the_decomposition_and_loads_back(decomposed):
     assert from_dict(data).decomposition == decomposed.decomposition
 
 
-def test_the_text_report_leads_with_the_decomposition(decomposed, tmp_path):
+def test_the_text_report_shows_the_decomposition_after_the_in_situ_answer(decomposed, tmp_path):
+    """The in-situ answer leads; the decomposition follows, before the timing. Its sum line adds
+    the parts only when every one is resolved (and then says the sum is bookkeeping); with an
+    unresolved part it gives no sum and each unresolved part's reason."""
     from guardprof.render.run import render
 
     text = render(decomposed)
     first = text.index("Decomposition of the compiled call")
-    assert first < text.index("Timing —")
-    assert f"compiled {decomposed.decomposition.compiled_us:.1f} µs/call = graph " in text
-    assert "0 by construction" in text  # the sum is bookkeeping, and says so
+    assert text.index("In short") < first < text.index("Timing —")
+    d = decomposed.decomposition
+    if all(p.resolved for p in d.parts):
+        assert f"compiled {d.compiled_us:.1f} µs/call = graph " in text
+        assert "0 by construction" in text  # the sum is bookkeeping, and says so
+    else:
+        assert f"compiled {d.compiled_us:.1f} µs/call: graph " in text
+        assert "(no sum: a part is unresolved)" in text
+        for p in d.parts:
+            if not p.resolved:
+                assert p.reason in " ".join(text.split()) or p.reason in text
 
 
 def _target(name):
