@@ -55,46 +55,37 @@ def _run(tmp_path: Path, name: str, *args: str):
     return load_report(out), result.output, json.loads(out.read_text())
 
 
-# Left out, and why (2026-12-07, this machine; the README's table): on graph_break the profiler
-# reads 1.13–1.32× the in-situ figure; on float_args --auto-dynamic its figure moved from 3.3 to
-# 7.4 µs/call between four fresh runs (ratios 0.79–1.76) while the in-situ one stayed at
-# 4.1–4.4. The reports print those as DISAGREE; agreement is not claimed for them.
 TARGETS = {
     "standard (8 args)": ["--num-args", "8", "--sizes", "4,8,12,16"],
-    "dict_int": ["--target", f"{WORKLOADS}/dict_int.py:make"],
-    "module_stack": ["--target", f"{WORKLOADS}/module_stack.py:make"],
+    "graph_break": ["--target", f"{WORKLOADS}/graph_break.py:make"],
 }
 
 
 @pytest.mark.parametrize("name", list(TARGETS))
-def test_the_profiler_agrees_with_the_in_situ_figure(name, tmp_path):
-    """The report's cross-check: torch.profiler's lookup events (in passes of their own) against
-    the in-situ figure, within ±15%: the verdict the report prints."""
-    import torch
+def test_the_cross_check_is_judged_at_15_percent_and_printed(name, tmp_path):
+    """The report's cross-check: torch.profiler's lookup events (in passes of their own) set
+    against the in-situ figure, judged at ±15% and printed with its ratio.
 
-    if torch.torch_version.TorchVersion(torch.__version__) < "2.13":
-        pytest.skip(f"torch {torch.__version__}: here its profiler's lookup events read "
-                    "1.17–1.94× the in-situ figure on these workloads (2026-12-07, the 2.11.0 "
-                    "CUDA build on this CPU machine), and the report says DISAGREE; agreement "
-                    "is claimed for 2.13 and checked there")
-    seen, noisy = [], True
-    for attempt in range(ATTEMPTS):
-        report, output, _ = _run(tmp_path, f"{attempt}", *TARGETS[name])
-        s = report.in_situ
-        assert s.us_per_call is not None, s.note
-        check = s.cross_check
-        assert check.us_per_call is not None and check.in_same_passes_us is not None
-        ratio = check.us_per_call / s.us_per_call
-        assert check.ratio == pytest.approx(ratio)
-        seen.append(f"{ratio:.2f} ({check.us_per_call:.2f} vs {s.us_per_call:.2f})")
-        if abs(ratio - 1) <= AGREE_WITHIN:
-            assert check.verdict == "agree" and "agree (±15%)" in output
-            return
-        assert check.verdict == "disagree" and "DISAGREE (±15%)" in output
-        noisy &= bool(report.noise and report.noise.noisy)
-    if noisy:
-        pytest.skip(f"{name}: every attempt ran on a noisy machine; ratios {seen}")
-    pytest.fail(f"{name}: profiler / clock ratios {seen}, none within ±15%")
+    Agreement itself is not asserted here. On this machine the profiler's own figure moved by
+    16–94% between fresh processes of one workload (2026-12-07: module_stack 0.94–1.45,
+    float_args 0.79–1.76, the 8-arg standard workload 1.09–1.94 on torch 2.11) while the
+    in-situ figure stayed within a few percent, so a gate on their ratio fails on the
+    profiler's noise; `scripts/in_situ_table.py` measures the agreement, and the README gives
+    its table."""
+    report, output, _ = _run(tmp_path, "r", *TARGETS[name])
+    s = report.in_situ
+    assert s.us_per_call is not None, s.note
+    check = s.cross_check
+    assert check.us_per_call is not None and check.in_same_passes_us is not None
+    ratio = check.us_per_call / s.us_per_call
+    assert check.ratio == pytest.approx(ratio)
+    agree = abs(ratio - 1) <= AGREE_WITHIN
+    assert check.verdict == ("agree" if agree else "disagree")
+    text = " ".join(output.split())
+    assert (f"ratio {ratio:.2f} to the in-situ figure, "
+            f"{'agree' if agree else 'DISAGREE'} (±15%)") in text
+    if not agree:  # and the findings say so, with both figures
+        assert "DISAGREE with the in-situ figure" in text
 
 
 def test_a_millisecond_call_is_resolved_in_situ_and_no_part_is_printed_unresolved(tmp_path):
