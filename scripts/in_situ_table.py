@@ -14,29 +14,20 @@ the command makes), then the table is printed from the JSON:
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+# The same fresh-process run and the same workloads as the decomposition tables (this folder is
+# on sys.path when a script here runs), with the float-argument workload in place of the second
+# graph break.
+from decomposition_table import REPO, run  # noqa: E402
+from decomposition_table import WORKLOADS as DECOMPOSITION_WORKLOADS
+
 W = REPO / "tests" / "workloads"
-WORKLOADS = {
-    "standard": [],
-    "standard --dynamic": ["--dynamic"],
-    "module_stack (24 Linear)": ["--target", f"{W / 'module_stack.py'}:make"],
-    "dict_int": ["--target", f"{W / 'dict_int.py'}:make"],
-    "graph_break": ["--target", f"{W / 'graph_break.py'}:make"],
-    "float_args --auto-dynamic": ["--target", f"{W / 'float_args.py'}:make", "--auto-dynamic"],
-}
-
-
-def run(args: list[str], out: Path) -> dict:
-    cmd = [sys.executable, "-m", "guardprof", "run", "--backend", "eager",
-           "--json", str(out), "--quiet", *args]
-    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True)
-    return json.loads(out.read_text())
+WORKLOADS = {k: v for k, v in DECOMPOSITION_WORKLOADS.items() if "one resume entry" not in k}
+WORKLOADS["float_args --auto-dynamic"] = ["--target", f"{W / 'float_args.py'}:make",
+                                          "--auto-dynamic"]
 
 
 def row(name: str, data: dict) -> list[str]:
